@@ -1,0 +1,25 @@
+/**
+ * Orders paths by Unicode code point, which is the byte order of their UTF-8 form.
+ *
+ * This is the one order every sorted stream in syncjournal uses: S3 lists keys in
+ * UTF-8 binary order and the journal stores paths with the "C" collation, so a
+ * merge-walk over scan, listing and baseline sees the same sequence everywhere.
+ * JavaScript's default string order (UTF-16 code units) differs for characters
+ * above U+FFFF, hence this function.
+ */
+export function comparePaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // A surrogate (U+D800–U+DFFF) starts a code point above U+FFFF, so it sorts
+      // after every BMP character, including U+E000–U+FFFF.
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1;
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,29 @@
+/**
+ * Content identity in syncjournal is the SHA-256 of a file's bytes, written as 64
+ * lowercase hex characters. Every platform must produce the same digest for the same
+ * bytes (a shared test vector checks it).
+ */
+export interface Hasher {
+  /**
+   * Starts a streaming SHA-256. Feeding the same bytes in any chunking gives the same
+   * digest. A string is hashed as its UTF-8 encoding.
+   */
+  create(): HashState;
+}
+
+/** One streaming hash computation; `digest()` ends it. */
+export interface HashState {
+  update(data: Uint8Array | string): void;
+  /** Lowercase hex; the state must not be used afterwards. */
+  digest(): string;
+}
+
+/** SHA-256 of nothing, the identity of an empty file. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** Hashes a whole value at once with a streaming {@link Hasher}. */
+export function hashOf(hasher: Hasher, ...parts: Array<Uint8Array | string>): string {
+  const state = hasher.create();
+  for (const part of parts) state.update(part);
+  return state.digest();
+}

@@ -1,0 +1,48 @@
+/** How a run ended, as the CLI's `--json` and exit codes report it. */
+export type RunStatus = 'in-sync' | 'conflicts' | 'blocked' | 'failed';
+
+/** One guard's verdict on a plan. */
+export interface GuardVerdict {
+  /** Stable guard name, e.g. `incomplete-listing`, `empty-side`, `delete-limit`. */
+  guard: string;
+  /** `pass`, `blocked` (the run applies nothing), or `limited` (some ops were dropped). */
+  verdict: 'pass' | 'blocked' | 'limited';
+  reason?: string;
+  /** Paths the guard acted on (dropped deletes, skipped unsafe keys), when any. */
+  paths?: string[];
+}
+
+/** A conflict as a report lists it. */
+export interface ReportConflict {
+  path: string;
+  kind: string;
+  /** Where each kept version now lives (paths relative to the pair's root). */
+  kept: string[];
+}
+
+/** An error that stopped one operation (or the run), JSON-safe. */
+export interface ReportError {
+  code: string;
+  message: string;
+  path?: string;
+}
+
+/**
+ * The run report: the one JSON object `syncjournal sync --json` prints, and the
+ * payload of the `run.completed` event. Field names are a stable interface.
+ */
+export interface RunReport {
+  run: number;
+  status: RunStatus;
+  uploaded: number;
+  downloaded: number;
+  deletedLocal: number;
+  deletedRemote: number;
+  adopted: number;
+  conflicts: ReportConflict[];
+  blocked: { guard: string; reason: string } | null;
+  bytes: { up: number; down: number };
+  durationMs: number;
+  guards: GuardVerdict[];
+  errors: ReportError[];
+}

@@ -1,0 +1,524 @@
+import {
+  type AppendResult,
+  ChainVerifier,
+  type Clock,
+  comparePaths,
+  EVENT_KINDS,
+  type EventFilter,
+  eventHash,
+  type Hasher,
+  InvalidEventError,
+  type Journal,
+  JournalClosedError,
+  type JournalEvent,
+  type JournalEventInput,
+  JournalTooNewError,
+  PATH_EVENT_KINDS,
+  PROJECTION_KEYS,
+  PROJECTION_TABLES,
+  ProjectionBatch,
+  type ProjectionRows,
+  type ProjectionTable,
+  type RebuildResult,
+  type RowKey,
+  type RunRow,
+  type RunStartedPayload,
+  systemClock,
+  type VerifyResult,
+} from '@syncjournal/core';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import {
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+  migrationProvider,
+  migrations,
+  SCHEMA_VERSION,
+} from './migrations.js';
+import {
+  columnName,
+  fromSql,
+  type JournalDatabase,
+  PROJECTION_COLUMNS,
+  rowFromSql,
+  type SqlType,
+} from './tables.js';
+
+/** How to build a {@link PostgresJournal}. */
+export interface PostgresJournalOptions {
+  /** SHA-256 for the hash chain. */
+  hasher: Hasher;
+  /** Fills `at` for events that come without one; the wall clock by default. */
+  clock?: Clock;
+  /** Where the journal lives, for messages (a path or URL without credentials). */
+  location?: string;
+  /** Runs after the database is closed, e.g. to release a data-dir lock. */
+  onClose?: () => Promise<void> | void;
+}
+
+type Db = Kysely<JournalDatabase>;
+type Tx = Transaction<JournalDatabase>;
+
+/** Rows per bulk statement: one JSON parameter each, far below any size limit. */
+const CHUNK = 5000;
+/** Events per page when walking the whole log. */
+const PAGE = 10000;
+
+const KNOWN_KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
+
+/**
+ * Opens the journal on a Kysely instance over PGlite or a PostgreSQL server:
+ * refuses a journal written by a newer version (changing nothing), then brings
+ * the schema up to date.
+ */
+export async function openPostgresJournal(
+  db: Db,
+  options: PostgresJournalOptions,
+): Promise<PostgresJournal> {
+  await refuseNewerSchema(db);
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return new PostgresJournal(db, options);
+}
+
+async function refuseNewerSchema(db: Db): Promise<void> {
+  const { rows } = await sql<{ meta: string | null; migration: string | null }>`
+    select to_regclass('journal_meta')::text as meta,
+           to_regclass(${MIGRATION_TABLE})::text as migration`.execute(db);
+  const found = rows[0];
+  if (!found?.meta) return;
+  const version = await sql<{ value: string }>`
+    select value from journal_meta where key = 'schema_version'`.execute(db);
+  const names = found.migration
+    ? (await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(db)).rows
+    : [];
+  const unknownMigrations = names.map((r) => r.name).filter((n) => !(n in migrations));
+  const schemaVersion = Number(version.rows[0]?.value ?? 0);
+  if (schemaVersion > SCHEMA_VERSION || unknownMigrations.length > 0) {
+    throw new JournalTooNewError({
+      found: schemaVersion,
+      supported: SCHEMA_VERSION,
+      unknownMigrations,
+    });
+  }
+}
+
+/**
+ * The {@link Journal} on Postgres (PGlite or a server). Appends and their projection
+ * changes share one transaction; the head row serialises appenders.
+ */
+export class PostgresJournal implements Journal {
+  /** The Kysely instance, for audits and ad-hoc SQL. Do not write events through it. */
+  readonly db: Db;
+  /** Where the journal lives (a path, `memory://`, or a URL without its password). */
+  readonly location: string;
+  readonly #hasher: Hasher;
+  readonly #clock: Clock;
+  readonly #onClose: (() => Promise<void> | void) | undefined;
+  #closed = false;
+
+  constructor(db: Db, options: PostgresJournalOptions) {
+    this.db = db;
+    this.location = options.location ?? 'unknown';
+    this.#hasher = options.hasher;
+    this.#clock = options.clock ?? systemClock;
+    this.#onClose = options.onClose;
+  }
+
+  async startRun(start: Omit<RunStartedPayload, 'run'>, at?: string): Promise<number> {
+    const db = this.#open();
+    return db.transaction().execute(async (trx) => {
+      await lockHead(trx);
+      const { rows } = await sql<{ last: number | string | null }>`
+        select max(run) as last from events`.execute(trx);
+      const run = Number(rows[0]?.last ?? 0) + 1;
+      const payload: RunStartedPayload = { ...start, run };
+      await this.#appendIn(trx, [{ kind: 'run.started', run, payload, ...(at ? { at } : {}) }]);
+      return run;
+    });
+  }
+
+  async append(events: readonly JournalEventInput[]): Promise<AppendResult> {
+    const db = this.#open();
+    for (const e of events) {
+      if (e.kind === 'run.started') {
+        throw new InvalidEventError(
+          'run.started is appended by startRun(), which allocates the run',
+        );
+      }
+    }
+    return db.transaction().execute((trx) => this.#appendIn(trx, events));
+  }
+
+  async #appendIn(trx: Tx, inputs: readonly JournalEventInput[]): Promise<AppendResult> {
+    const head = await lockHead(trx);
+    let seq = head.seq;
+    let prevHash = head.hash;
+    const events = inputs.map((input) => {
+      seq++;
+      const event = this.#prepare(input, seq, prevHash);
+      prevHash = event.hash;
+      return event;
+    });
+    if (events.length === 0) return { firstSeq: head.seq + 1, lastSeq: head.seq, head: head.hash };
+
+    const known = await loadRuns(trx, [...new Set(events.map((e) => e.run))]);
+    const batch = new ProjectionBatch((run) => known.get(run));
+    for (const event of events) batch.add(event);
+
+    await insertEvents(trx, events);
+    await writeBatch(trx, batch);
+    await trx.updateTable('journal_head').set({ seq, hash: prevHash }).execute();
+    return { firstSeq: head.seq + 1, lastSeq: seq, head: prevHash };
+  }
+
+  #prepare(input: JournalEventInput, seq: number, prevHash: string): JournalEvent {
+    if (!KNOWN_KINDS.has(input.kind))
+      throw new InvalidEventError(`unknown event kind "${input.kind}"`);
+    if (!Number.isInteger(input.run) || input.run < 1) {
+      throw new InvalidEventError(`run must be a positive integer, got ${input.run}`);
+    }
+    const path = input.path ?? null;
+    if (PATH_EVENT_KINDS.has(input.kind) && !path) {
+      throw new InvalidEventError(`a ${input.kind} event needs a path`);
+    }
+    // Postgres text and jsonb cannot hold NUL; such a key must be reported escaped.
+    if (path?.includes('\u0000') || JSON.stringify(input.payload).includes('\\u0000')) {
+      throw new InvalidEventError('an event holds a NUL character, which Postgres cannot store', {
+        kind: input.kind,
+      });
+    }
+    const time = new Date(input.at ?? this.#clock.now());
+    if (Number.isNaN(time.getTime())) throw new InvalidEventError(`"${input.at}" is not a time`);
+    // Normalised so the hash survives the timestamptz round trip.
+    const at = time.toISOString();
+    const content = { seq, run: input.run, at, kind: input.kind, path, payload: input.payload };
+    return {
+      ...content,
+      prevHash,
+      hash: eventHash(this.#hasher, prevHash, content),
+    } as JournalEvent;
+  }
+
+  manifest(pairId: string) {
+    return this.#readPaths('manifest', pairId);
+  }
+
+  listing(pairId: string) {
+    return this.#readPaths('listing', pairId);
+  }
+
+  baseline(pairId: string) {
+    return this.#readPaths('baseline', pairId);
+  }
+
+  async tombstones(pairId: string, path?: string) {
+    let query = this.#open().selectFrom('tombstones').selectAll().where('pair_id', '=', pairId);
+    if (path !== undefined) query = query.where('path', '=', path);
+    const rows = await query.orderBy('seq').execute();
+    return rows.map((r) => rowFromSql('tombstones', r));
+  }
+
+  async conflicts(pairId: string, status?: 'open' | 'resolved') {
+    let query = this.#open().selectFrom('conflicts').selectAll().where('pair_id', '=', pairId);
+    if (status) query = query.where('status', '=', status);
+    const rows = await query.orderBy('id').execute();
+    return rows.map((r) => rowFromSql('conflicts', r));
+  }
+
+  async runs(filter: { pairId?: string; clientId?: string; limit?: number } = {}) {
+    let query = this.#open().selectFrom('runs').selectAll();
+    if (filter.pairId !== undefined) query = query.where('pair_id', '=', filter.pairId);
+    if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
+    query = query.orderBy('run', 'desc');
+    if (filter.limit !== undefined) query = query.limit(filter.limit);
+    return (await query.execute()).map((r) => rowFromSql('runs', r));
+  }
+
+  async report(run: number) {
+    const row = await this.#open()
+      .selectFrom('reports')
+      .selectAll()
+      .where('run', '=', run)
+      .executeTakeFirst();
+    return row ? rowFromSql('reports', row) : undefined;
+  }
+
+  async events(filter: EventFilter = {}): Promise<JournalEvent[]> {
+    let query = this.#open().selectFrom('events').selectAll();
+    if (filter.run !== undefined) query = query.where('run', '=', filter.run);
+    if (filter.path !== undefined) query = query.where('path', '=', filter.path);
+    if (filter.pairId !== undefined) {
+      const pairId = filter.pairId;
+      query = query.where('run', 'in', (qb) =>
+        qb.selectFrom('runs').select('run').where('pair_id', '=', pairId),
+      );
+    }
+    if (filter.kinds) query = query.where('kind', 'in', [...filter.kinds]);
+    if (filter.afterSeq !== undefined) query = query.where('seq', '>', filter.afterSeq);
+    query = query.orderBy('seq');
+    if (filter.limit !== undefined) query = query.limit(filter.limit);
+    return (await query.execute()).map(eventFromSql);
+  }
+
+  async verify(): Promise<VerifyResult> {
+    const db = this.#open();
+    const verifier = new ChainVerifier(this.#hasher);
+    await forEachEventPage(db, (page) => {
+      for (const event of page) verifier.push(event);
+      return verifier.ok;
+    });
+    const head = await db
+      .selectFrom('journal_head')
+      .select(['seq', 'hash'])
+      .executeTakeFirstOrThrow();
+    return verifier.finish({ seq: Number(head.seq), hash: head.hash });
+  }
+
+  async rebuild(): Promise<RebuildResult> {
+    const db = this.#open();
+    return db.transaction().execute(async (trx) => {
+      await lockHead(trx);
+      const before = await digestTables(trx);
+      for (const table of [...PROJECTION_TABLES].reverse()) {
+        await sql`delete from ${sql.table(table)}`.execute(trx);
+      }
+      const batch = new ProjectionBatch();
+      let events = 0;
+      await forEachEventPage(trx, (page) => {
+        for (const event of page) batch.add(event);
+        events += page.length;
+        return true;
+      });
+      await writeBatch(trx, batch);
+      const after = await digestTables(trx);
+      const tables = {} as RebuildResult['tables'];
+      for (const table of PROJECTION_TABLES) {
+        const b = before[table];
+        const a = after[table];
+        tables[table] = { rowsBefore: b.rows, rowsAfter: a.rows, matched: b.digest === a.digest };
+      }
+      return { events, matched: Object.values(tables).every((t) => t.matched), tables };
+    });
+  }
+
+  /** Every projection row, sorted by key: for audits and for comparing journals. */
+  async dump(): Promise<{ [T in ProjectionTable]: ProjectionRows[T][] }> {
+    const db = this.#open();
+    const out = {} as { [T in ProjectionTable]: ProjectionRows[T][] };
+    for (const table of PROJECTION_TABLES) {
+      const { rows } = await sql<Record<string, unknown>>`
+        select * from ${sql.table(table)} order by ${keyOrder(table)}`.execute(db);
+      (out as Record<string, unknown[]>)[table] = rows.map((r) => rowFromSql(table, r));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.db.destroy();
+    } finally {
+      await this.#onClose?.();
+    }
+  }
+
+  async #readPaths<T extends 'manifest' | 'listing' | 'baseline'>(table: T, pairId: string) {
+    const { rows } = await sql<Record<string, unknown>>`
+      select * from ${sql.table(table)} where pair_id = ${pairId} order by path`.execute(
+      this.#open(),
+    );
+    const result = rows.map((r) => rowFromSql(table, r));
+    // The "C" collation is byte order, which is comparePaths' order; assert rather than trust.
+    for (let i = 1; i < result.length; i++) {
+      if (comparePaths(result[i - 1]!.path, result[i]!.path) >= 0) {
+        result.sort((a, b) => comparePaths(a.path, b.path));
+        break;
+      }
+    }
+    return result;
+  }
+
+  #open(): Db {
+    if (this.#closed) throw new JournalClosedError();
+    return this.db;
+  }
+}
+
+async function lockHead(trx: Tx): Promise<{ seq: number; hash: string }> {
+  const { rows } = await sql<{ seq: number | string; hash: string }>`
+    select seq, hash from journal_head for update`.execute(trx);
+  const head = rows[0];
+  if (!head) throw new Error('journal_head is missing: the journal schema is damaged');
+  return { seq: Number(head.seq), hash: head.hash };
+}
+
+async function loadRuns(trx: Tx, runs: number[]): Promise<Map<number, RunRow>> {
+  const { rows } = await sql<Record<string, unknown>>`
+    select * from runs
+    where run in (select value::int from jsonb_array_elements_text(${JSON.stringify(runs)}::jsonb))`.execute(
+    trx,
+  );
+  return new Map(rows.map((r) => [Number(r.run), rowFromSql('runs', r)]));
+}
+
+function eventFromSql(row: Record<string, unknown>): JournalEvent {
+  return {
+    seq: Number(row.seq),
+    run: Number(row.run),
+    at: fromSql('timestamptz', row.at) as string,
+    kind: row.kind,
+    path: (row.path as string | null) ?? null,
+    payload: fromSql('jsonb', row.payload),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  } as JournalEvent;
+}
+
+/** Calls `visit` with each page of events in seq order until it returns false. */
+async function forEachEventPage(
+  db: Kysely<JournalDatabase>,
+  visit: (page: JournalEvent[]) => boolean,
+): Promise<void> {
+  let after = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('events')
+      .selectAll()
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(PAGE)
+      .execute();
+    if (rows.length === 0) return;
+    const page = rows.map(eventFromSql);
+    if (!visit(page) || rows.length < PAGE) return;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+async function insertEvents(trx: Tx, events: JournalEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += CHUNK) {
+    const json = JSON.stringify(
+      events.slice(i, i + CHUNK).map((e) => ({
+        seq: e.seq,
+        run: e.run,
+        at: e.at,
+        kind: e.kind,
+        path: e.path,
+        payload: e.payload,
+        prev_hash: e.prevHash,
+        hash: e.hash,
+      })),
+    );
+    await sql`
+      insert into events (seq, run, at, kind, path, payload, prev_hash, hash)
+      select seq, run, at, kind, path, payload, prev_hash, hash
+      from jsonb_to_recordset(${json}::jsonb) as x(
+        seq bigint, run integer, at timestamptz, kind text, path text,
+        payload jsonb, prev_hash text, hash text)`.execute(trx);
+  }
+}
+
+/** Applies a batch's net effect: bulk deletes, bulk upserts, then patches. */
+async function writeBatch(trx: Tx, batch: ProjectionBatch): Promise<void> {
+  for (const table of PROJECTION_TABLES) {
+    await deleteRows(trx, table, batch.deletes(table));
+    await upsertRows(trx, table, batch.puts(table) as object[]);
+    for (const patch of batch.patches(table)) await patchRow(trx, table, patch.key, patch.set);
+  }
+}
+
+function columnsOf(table: ProjectionTable): [field: string, type: SqlType][] {
+  return Object.entries(PROJECTION_COLUMNS[table]) as [string, SqlType][];
+}
+
+function toSqlJson(table: ProjectionTable, row: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const values = row as Record<string, unknown>;
+  for (const [field] of columnsOf(table)) out[columnName(field)] = values[field] ?? null;
+  return out;
+}
+
+function recordsetDefinition(columns: [string, SqlType][]): RawBuilder<unknown> {
+  return sql.raw(columns.map(([f, type]) => `${columnName(f)} ${type}`).join(', '));
+}
+
+async function upsertRows(trx: Tx, table: ProjectionTable, rows: object[]): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = columnsOf(table);
+  const keys = PROJECTION_KEYS[table].map((k) => columnName(k));
+  const names = sql.raw(columns.map(([f]) => columnName(f)).join(', '));
+  const updates = columns
+    .map(([f]) => columnName(f))
+    .filter((c) => !keys.includes(c))
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const json = JSON.stringify(rows.slice(i, i + CHUNK).map((r) => toSqlJson(table, r)));
+    await sql`
+      insert into ${sql.table(table)} (${names})
+      select ${names} from jsonb_to_recordset(${json}::jsonb) as x(${recordsetDefinition(columns)})
+      on conflict (${sql.raw(keys.join(', '))}) do update set ${sql.raw(updates)}`.execute(trx);
+  }
+}
+
+async function deleteRows(trx: Tx, table: ProjectionTable, keys: RowKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const fields = PROJECTION_KEYS[table] as readonly string[];
+  const types = PROJECTION_COLUMNS[table] as Record<string, SqlType>;
+  const definition = recordsetDefinition(fields.map((f) => [f, types[f]!]));
+  const match = sql.raw(fields.map((f) => `t.${columnName(f)} = x.${columnName(f)}`).join(' and '));
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const json = JSON.stringify(
+      keys
+        .slice(i, i + CHUNK)
+        .map((key) => Object.fromEntries(fields.map((f, j) => [columnName(f), key[j]]))),
+    );
+    await sql`
+      delete from ${sql.table(table)} as t
+      using jsonb_to_recordset(${json}::jsonb) as x(${definition})
+      where ${match}`.execute(trx);
+  }
+}
+
+async function patchRow(trx: Tx, table: ProjectionTable, key: RowKey, set: object): Promise<void> {
+  const types = PROJECTION_COLUMNS[table] as Record<string, SqlType>;
+  const assignments = Object.entries(set).map(([field, value]) => {
+    const type = types[field];
+    if (!type) throw new Error(`${table} has no column for "${field}"`);
+    const param = type === 'jsonb' && value !== null ? JSON.stringify(value) : (value ?? null);
+    return sql`${sql.ref(columnName(field))} = ${param}::${sql.raw(type)}`;
+  });
+  const fields = PROJECTION_KEYS[table] as readonly string[];
+  const where = fields.map(
+    (f, i) => sql`${sql.ref(columnName(f))} = ${key[i]}::${sql.raw(types[f]!)}`,
+  );
+  await sql`update ${sql.table(table)} set ${sql.join(assignments)} where ${sql.join(where, sql` and `)}`.execute(
+    trx,
+  );
+}
+
+function keyOrder(table: ProjectionTable): RawBuilder<unknown> {
+  return sql.raw(PROJECTION_KEYS[table].map((k) => columnName(k)).join(', '));
+}
+
+async function digestTables(
+  trx: Tx,
+): Promise<Record<ProjectionTable, { rows: number; digest: string }>> {
+  const out = {} as Record<ProjectionTable, { rows: number; digest: string }>;
+  for (const table of PROJECTION_TABLES) {
+    const { rows } = await sql<{ rows: number; digest: string }>`
+      select count(*)::int as rows,
+             md5(coalesce(string_agg(t::text, E'\\n' order by ${keyOrder(table)}), '')) as digest
+      from ${sql.table(table)} as t`.execute(trx);
+    out[table] = rows[0]!;
+  }
+  return out;
+}

@@ -1,0 +1,3 @@
+export * from './node-hasher.js';
+export * from './open-journal.js';
+export * from './pid-lock.js';

@@ -1,0 +1,126 @@
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Clock, type Hasher, JournalLockedError, SyncJournalError } from '@syncjournal/core';
+import {
+  type JournalDatabase,
+  openPGliteJournal,
+  openPostgresJournal,
+  type PostgresJournal,
+} from '@syncjournal/journal-schema';
+import { Kysely, PostgresDialect } from 'kysely';
+import { nodeHasher } from './node-hasher.js';
+import { LockHeldError, PidLock } from './pid-lock.js';
+
+/** Options for {@link openJournal}. */
+export interface OpenJournalOptions {
+  hasher?: Hasher;
+  clock?: Clock;
+}
+
+/**
+ * Opens a journal by location:
+ * - `memory://` — PGlite in memory, gone when closed;
+ * - `postgres://…` or `postgresql://…` — a PostgreSQL server, shared by many clients;
+ * - `file:///dir` or a plain path — a PGlite data directory, created if missing and
+ *   locked for this process (a second process gets `JournalLockedError`).
+ */
+export async function openJournal(
+  location: string,
+  options: OpenJournalOptions = {},
+): Promise<PostgresJournal> {
+  const hasher = options.hasher ?? nodeHasher;
+  const base = { hasher, ...(options.clock ? { clock: options.clock } : {}) };
+  if (location === 'memory://') return openPGliteJournal({ ...base, dataDir: 'memory://' });
+  if (/^postgres(ql)?:\/\//.test(location)) return openServerJournal(location, base);
+  const dir = location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
+  return openDataDirJournal(dir, base);
+}
+
+async function openDataDirJournal(
+  dir: string,
+  options: { hasher: Hasher; clock?: Clock },
+): Promise<PostgresJournal> {
+  await refuseForeignDirectory(dir);
+  await mkdir(dirname(dir), { recursive: true });
+  let lock: PidLock;
+  try {
+    lock = await PidLock.acquire(`${dir}.lock`, `The journal at ${dir}`);
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      throw new JournalLockedError({
+        location: dir,
+        holderPid: error.holder.pid,
+        holderHost: error.holder.host,
+        since: error.holder.since,
+      });
+    }
+    throw error;
+  }
+  return openPGliteJournal({
+    ...options,
+    dataDir: dir,
+    location: dir,
+    onClose: () => lock.release(),
+  });
+}
+
+/** A non-empty directory without PG_VERSION is not a journal; never initdb over it. */
+async function refuseForeignDirectory(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return;
+    if ((error as { code?: string }).code === 'ENOTDIR') entries = ['?'];
+    else throw error;
+  }
+  if (entries.length === 0 || entries.includes('PG_VERSION')) return;
+  const isFile = !(await stat(dir)).isDirectory();
+  throw new SyncJournalError(
+    'journal-not-a-journal',
+    `${dir} ${isFile ? 'is a file' : 'holds files'} but is not a syncjournal journal. ` +
+      'Nothing was changed. Point the journal at an empty or new directory.',
+    { location: dir },
+  );
+}
+
+async function openServerJournal(
+  url: string,
+  options: { hasher: Hasher; clock?: Clock },
+): Promise<PostgresJournal> {
+  // Imported lazily: only teams with a shared journal load the pg driver.
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    types: {
+      // int8 fits a JS number for every value the journal stores (sizes, seq).
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === 20
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection the server drops (restart, admin kill) is replaced on next use;
+  // without a listener, node-postgres would crash the process instead.
+  pool.on('error', () => {});
+  const db = new Kysely<JournalDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    return await openPostgresJournal(db, { ...options, location: redact(url) });
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw error;
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}

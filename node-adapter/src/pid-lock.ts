@@ -1,0 +1,151 @@
+import { mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { SyncJournalError } from '@syncjournal/core';
+
+/** Who holds a {@link PidLock}, as written in the lock file. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  since: string;
+  purpose: string;
+}
+
+/** The lock is held by a live process (or one on another host, which we cannot check). */
+export class LockHeldError extends SyncJournalError {
+  constructor(
+    readonly path: string,
+    readonly holder: LockHolder,
+  ) {
+    super(
+      'lock-held',
+      `${holder.purpose} is locked by pid ${holder.pid} on ${holder.host} since ${holder.since}. ` +
+        `Nothing was changed. Wait for it to finish; if no such process is running, delete ${path}.`,
+      { path, holder },
+    );
+  }
+}
+
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * A lock file that survives crashes: it names the holder's pid and host, so a lock
+ * left by a dead process is taken over at once, while a live holder is refused.
+ * Staleness is judged by liveness, not by age, so a long run never loses its lock
+ * and a killed run never blocks the next one.
+ */
+export class PidLock {
+  #released = false;
+  private constructor(
+    readonly path: string,
+    readonly holder: LockHolder,
+  ) {}
+
+  /** Takes the lock or throws {@link LockHeldError}. */
+  static async acquire(path: string, purpose: string): Promise<PidLock> {
+    const holder: LockHolder = {
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+      purpose,
+    };
+    const content = `${JSON.stringify(holder)}\n`;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await writeFile(path, content, { flag: 'wx' });
+        return new PidLock(path, holder);
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) throw error;
+      }
+      const existing = await readHolder(path);
+      if (existing === 'gone') continue;
+      if (existing !== 'unreadable' && isAlive(existing)) throw new LockHeldError(path, existing);
+      if (existing === 'unreadable' && (await ageMs(path)) < 2000) {
+        // A holder may be between creating and writing the file; give it a moment.
+        await sleep(20);
+        continue;
+      }
+      await takeOver(path, existing);
+    }
+    throw new SyncJournalError('lock-contended', `Could not take ${path}: it kept changing hands.`);
+  }
+
+  /** Releases the lock; safe to call twice. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    const current = await readHolder(this.path);
+    if (current !== 'gone' && current !== 'unreadable' && current.pid === this.holder.pid) {
+      await unlink(this.path).catch(() => {});
+    }
+  }
+}
+
+async function takeOver(path: string, stale: LockHolder | 'unreadable'): Promise<void> {
+  // Only one process may replace a stale lock: the one that creates this directory.
+  const guard = `${path}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (error) {
+    if (!isCode(error, 'EEXIST')) throw error;
+    if ((await ageMs(guard)) > TAKEOVER_STALE_MS) await rmdir(guard).catch(() => {});
+    else await sleep(20);
+    return;
+  }
+  try {
+    const now = await readHolder(path);
+    const same =
+      now === stale ||
+      (now !== 'gone' &&
+        now !== 'unreadable' &&
+        stale !== 'unreadable' &&
+        now.pid === stale.pid &&
+        now.since === stale.since);
+    if (same) await unlink(path).catch(() => {});
+  } finally {
+    await rmdir(guard).catch(() => {});
+  }
+}
+
+async function readHolder(path: string): Promise<LockHolder | 'gone' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return 'gone';
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as LockHolder;
+    return typeof parsed.pid === 'number' ? parsed : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function isAlive(holder: LockHolder): boolean {
+  // A process on another host cannot be checked: treat it as alive (refuse, never steal).
+  if (holder.host !== hostname()) return true;
+  if (holder.pid === process.pid) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return !isCode(error, 'ESRCH');
+  }
+}
+
+async function ageMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
