@@ -21,18 +21,27 @@ export interface ChainedContent {
  * that event on, which is what `verify()` reports.
  */
 export function eventHash(hasher: Hasher, prevHash: string, content: ChainedContent): string {
+  return eventHashOfPayloadText(hasher, prevHash, content, canonicalJson(content.payload));
+}
+
+/**
+ * {@link eventHash} for a caller that already holds the payload's canonical JSON (the
+ * journal stores that same text, so it serialises each payload once).
+ */
+export function eventHashOfPayloadText(
+  hasher: Hasher,
+  prevHash: string,
+  content: Omit<ChainedContent, 'payload'>,
+  payloadText: string,
+): string {
   const state = hasher.create();
   state.update(prevHash);
   state.update('\n');
+  // Equal to canonicalJson([seq, run, at, kind, path, payload]).
   state.update(
-    canonicalJson([
-      content.seq,
-      content.run,
-      content.at,
-      content.kind,
-      content.path,
-      content.payload,
-    ]),
+    `[${content.seq},${content.run},${JSON.stringify(content.at)},${JSON.stringify(content.kind)},${
+      content.path === null ? 'null' : JSON.stringify(content.path)
+    },${payloadText}]`,
   );
   return state.digest();
 }
