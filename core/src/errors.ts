@@ -110,3 +110,28 @@ const errorClasses: Record<string, { prototype: unknown }> = {
 export function registerErrorClass(name: string, errorClass: { prototype: unknown }): void {
   errorClasses[name] = errorClass;
 }
+
+/** A file, object or version that was expected is not there. */
+export class NotFoundError extends SyncJournalError {
+  constructor(what: string, data: Record<string, unknown> = {}) {
+    super('not-found', `${what} does not exist.`, data);
+  }
+}
+
+/**
+ * A write's precondition failed: the target is no longer what the plan saw (a
+ * teammate wrote between the listing and the put, a local edit landed after the
+ * scan). Nothing was written; the engine re-plans the path instead of overwriting.
+ */
+export class PreconditionFailedError extends SyncJournalError {
+  constructor(side: 'local' | 'remote', path: string, detail: string) {
+    super(
+      'precondition-failed',
+      `${path} changed on the ${side} side after it was planned (${detail}). Nothing was overwritten; it will be planned again.`,
+      { side, path, detail },
+    );
+  }
+}
+
+registerErrorClass('NotFoundError', NotFoundError);
+registerErrorClass('PreconditionFailedError', PreconditionFailedError);

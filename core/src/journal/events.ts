@@ -221,6 +221,7 @@ export interface SideState {
   etag?: string | null;
   versionId?: string | null;
   mtimeMs?: number | null;
+  ino?: string | null;
 }
 
 export interface PlanOpPayload {
@@ -234,6 +235,10 @@ export interface PlanOpPayload {
   base?: SideState | null;
   local?: SideState | null;
   remote?: SideState | null;
+  /** For conflicts: where the local version is kept beside the canonical name. */
+  conflictPath?: string;
+  /** 1 for the run's plan; 2 when a path was planned again after a precondition failed. */
+  round?: number;
 }
 
 export interface PlanCompletedPayload {
@@ -245,6 +250,8 @@ export interface PlanCompletedPayload {
   blocked: { guard: string; reason: string } | null;
   /** SHA-256 of the canonical plan, so an audit can compare a replay byte for byte. */
   digest: string;
+  /** 1 for the run's plan; 2 for the re-plan of paths whose preconditions failed. */
+  round?: number;
 }
 
 export interface OpRefPayload {
@@ -263,8 +270,17 @@ export interface BaselineEntry {
 export interface OpAppliedPayload extends OpRefPayload {
   /** The new baseline for the path; `null` removes it; absent leaves it unchanged. */
   baseline?: BaselineEntry | null;
+  /**
+   * The local file as this op left it (a download wrote it; `null`: a local delete
+   * removed it), so the manifest stays true without waiting for the next scan.
+   */
+  manifest?: ScanEntryPayload | null;
+  /** The remote object as this op left it (an upload wrote it; `null`: deleted). */
+  listing?: ListingEntryPayload | null;
   /** Set when the op propagated a delete. */
   tombstone?: TombstonePayload;
+  /** Where the version this op replaced is kept (trash path, trash key or version id). */
+  replaced?: TombstonePayload;
   /** Bytes moved by this op. */
   bytes?: number;
 }

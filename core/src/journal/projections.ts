@@ -204,49 +204,17 @@ export function foldEvent(event: JournalEvent, context: FoldContext): Projection
         },
       ];
     case 'scan.added':
-    case 'scan.changed': {
-      const p = event.payload;
+    case 'scan.changed':
       return [
-        {
-          table: 'manifest',
-          op: 'put',
-          row: {
-            pairId,
-            path: needPath(),
-            kind: p.kind,
-            size: p.size,
-            mtimeMs: p.mtimeMs,
-            hash: p.hash,
-            ino: p.ino ?? null,
-            ctimeMs: p.ctimeMs ?? null,
-            racy: p.racy ?? false,
-            run: event.run,
-          },
-        },
+        { table: 'manifest', op: 'put', row: manifestRow(pairId, needPath(), event.run, event.payload) },
       ];
-    }
     case 'scan.removed':
       return [{ table: 'manifest', op: 'delete', key: [pairId, needPath()] }];
     case 'listing.added':
-    case 'listing.changed': {
-      const p = event.payload;
+    case 'listing.changed':
       return [
-        {
-          table: 'listing',
-          op: 'put',
-          row: {
-            pairId,
-            path: needPath(),
-            size: p.size,
-            etag: p.etag,
-            versionId: p.versionId ?? null,
-            sha256: p.sha256 ?? null,
-            lastModified: p.lastModified ?? null,
-            run: event.run,
-          },
-        },
+        { table: 'listing', op: 'put', row: listingRow(pairId, needPath(), event.run, event.payload) },
       ];
-    }
     case 'listing.removed':
       return [{ table: 'listing', op: 'delete', key: [pairId, needPath()] }];
     case 'op.applied': {
@@ -269,6 +237,16 @@ export function foldEvent(event: JournalEvent, context: FoldContext): Projection
             run: event.run,
           },
         });
+      }
+      if (p.manifest === null) {
+        changes.push({ table: 'manifest', op: 'delete', key: [pairId, where] });
+      } else if (p.manifest !== undefined) {
+        changes.push({ table: 'manifest', op: 'put', row: manifestRow(pairId, where, event.run, p.manifest) });
+      }
+      if (p.listing === null) {
+        changes.push({ table: 'listing', op: 'delete', key: [pairId, where] });
+      } else if (p.listing !== undefined) {
+        changes.push({ table: 'listing', op: 'put', row: listingRow(pairId, where, event.run, p.listing) });
       }
       if (p.tombstone) {
         const t = p.tombstone;
@@ -335,6 +313,34 @@ export function foldEvent(event: JournalEvent, context: FoldContext): Projection
       if (event.kind === 'plan.op' || event.kind.startsWith('op.')) needPath();
       return [];
   }
+}
+
+function manifestRow(pairId: string, path: string, run: number, p: ScanEntryPayload): ManifestRow {
+  return {
+    pairId,
+    path,
+    kind: p.kind,
+    size: p.size,
+    mtimeMs: p.mtimeMs,
+    hash: p.hash,
+    ino: p.ino ?? null,
+    ctimeMs: p.ctimeMs ?? null,
+    racy: p.racy ?? false,
+    run,
+  };
+}
+
+function listingRow(pairId: string, path: string, run: number, p: ListingEntryPayload): ListingRow {
+  return {
+    pairId,
+    path,
+    size: p.size,
+    etag: p.etag,
+    versionId: p.versionId ?? null,
+    sha256: p.sha256 ?? null,
+    lastModified: p.lastModified ?? null,
+    run,
+  };
 }
 
 /** The key of a row, in {@link PROJECTION_KEYS} order. */

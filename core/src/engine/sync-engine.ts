@@ -1,0 +1,390 @@
+import pLimit from 'p-limit';
+import { canonicalJson } from '../canonical-json.js';
+import type { JsonValue } from '../canonical-json.js';
+import type { JournalEventInput, OpAction } from '../journal/events.js';
+import type { Clock } from '../ports/clock.js';
+import { systemClock } from '../ports/clock.js';
+import type { Hasher } from '../ports/hasher.js';
+import type { Journal } from '../ports/journal.js';
+import type { ObjectStore } from '../ports/store.js';
+import type { LocalTree } from '../ports/tree.js';
+import { checkGuards, type SafetyProfile } from '../reconcile/guards.js';
+import { type Plan, type PlanOp, type ReconcileInput, reconcile } from '../reconcile/reconcile.js';
+import type { GuardVerdict, ReportConflict, ReportError, RunReport, RunStatus } from '../report.js';
+import { listStore, RESERVED_PREFIX } from '../scan/lister.js';
+import { scanTree } from '../scan/scanner.js';
+import { applyOp, type ExecutionContext, type OpOutcome } from './executor.js';
+import { identifyRemote } from './identify.js';
+import { replan } from './replan.js';
+
+/** The filters of a pair: a predicate, and the spec it was built from (journaled for audits). */
+export interface PairFilter {
+  spec: JsonValue;
+  excluded(path: string): boolean;
+}
+
+/** Everything an engine needs; adapters build these. */
+export interface SyncEngineOptions {
+  tree: LocalTree;
+  store: ObjectStore;
+  journal: Journal;
+  hasher: Hasher;
+  clock?: Clock;
+  /** The pair: a stable id and the names of both sides as the user gave them. */
+  pair: { id: string; local: string; remote: string };
+  clientId: string;
+  profile?: SafetyProfile;
+  maxDelete?: number;
+  force?: boolean;
+  filter?: PairFilter;
+  /** Transfers in flight at once (default 4). */
+  concurrency?: number;
+  /** Remote trash for stores without versioning (default `.syncjournal/trash/`). */
+  remoteTrashPrefix?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What the engine reports while it works, for progress bars. */
+export type ProgressEvent =
+  | { phase: 'scan'; files: number; hashed: number; bytes: number }
+  | { phase: 'list'; objects: number }
+  | { phase: 'apply'; done: number; total: number; path: string };
+
+/** The outcome of {@link SyncEngine.sync}: the report, and the plan it followed. */
+export interface SyncResult {
+  report: RunReport;
+  plan: PlanOp[];
+}
+
+/** The engine adapters call. */
+export interface SyncEngine {
+  /** Scans, lists, plans, checks the guards and (unless `dryRun`) applies; journals all of it. */
+  sync(options?: { dryRun?: boolean }): Promise<SyncResult>;
+}
+
+/** Ops journaled as started in one append, then run, then journaled as done in one append. */
+const CHUNK = 64;
+
+/** Builds the sync engine for one pair. */
+export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  return { sync: (o) => runSync(options, o?.dryRun ?? false) };
+}
+
+async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResult> {
+  const clock = o.clock ?? systemClock;
+  const started = clock.now();
+  const journal = o.journal;
+  const pairId = o.pair.id;
+  const profile = o.profile ?? 'balanced';
+  const run = await journal.startRun({
+    pairId,
+    clientId: o.clientId,
+    mode: dryRun ? 'dry-run' : 'sync',
+    local: o.pair.local,
+    remote: o.pair.remote,
+    options: {
+      profile,
+      ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
+      force: o.force ?? false,
+      filter: o.filter?.spec ?? null,
+      caseInsensitive: o.tree.caseInsensitive,
+    },
+  });
+  const stamp = <E extends Omit<JournalEventInput, 'run'>>(events: E[]): JournalEventInput[] =>
+    events.map((e) => ({ ...e, run }) as JournalEventInput);
+
+  const excluded = o.filter ? (path: string) => o.filter!.excluded(path) : undefined;
+  const [manifest, listing, baseline] = await Promise.all([
+    journal.manifest(pairId),
+    journal.listing(pairId),
+    journal.baseline(pairId),
+  ]);
+
+  // Observe both sides and journal what changed.
+  const [scan, list] = await Promise.all([
+    scanTree({
+      tree: o.tree,
+      hasher: o.hasher,
+      clock,
+      previous: manifest,
+      ...(excluded ? { excluded } : {}),
+      onProgress: (p) => o.onProgress?.({ phase: 'scan', ...p }),
+    }),
+    listStore({ store: o.store, hasher: o.hasher, previous: listing, ...(excluded ? { excluded } : {}) }),
+  ]);
+  o.onProgress?.({ phase: 'list', objects: list.objects.length });
+  await journal.append([
+    ...stamp(scan.deltas),
+    {
+      kind: 'scan.completed',
+      run,
+      payload: {
+        complete: scan.complete,
+        count: scan.files.length,
+        digest: scan.digest,
+        hashed: scan.hashed,
+        errors: scan.errors,
+      },
+    },
+    ...stamp(list.deltas),
+    {
+      kind: 'listing.completed',
+      run,
+      payload: {
+        complete: list.complete,
+        pages: list.pages,
+        count: list.objects.length,
+        digest: list.digest,
+        capabilities: { ...o.store.capabilities },
+        errors: list.errors,
+      },
+    },
+  ]);
+
+  // Content identity the listing did not give (S3 lists no checksums): HEAD, or read.
+  const remote = await identifyRemote({
+    store: o.store,
+    hasher: o.hasher,
+    base: baseline,
+    local: scan.files,
+    remote: list.objects,
+  });
+  if (remote.deltas.length) await journal.append(stamp(remote.deltas));
+
+  const input: ReconcileInput = {
+    base: baseline.filter((b) => !b.path.startsWith(RESERVED_PREFIX)),
+    local: scan.files,
+    remote: remote.objects,
+    localUnknown: scan.unreadable,
+    ...(list.complete ? {} : { remoteListedThrough: list.listedThrough ?? null }),
+    caseInsensitive: o.tree.caseInsensitive,
+    clientId: o.clientId,
+    planTimeMs: started,
+    ...(excluded ? { excluded } : {}),
+  };
+  const plan = reconcile(input);
+  const guards = checkGuards({
+    plan,
+    baseCount: baseline.length,
+    localCount: scan.files.length,
+    remoteCount: remote.objects.length,
+    scanComplete: scan.complete,
+    listingComplete: list.complete,
+    unreadable: scan.unreadable,
+    profile,
+    ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
+    force: o.force ?? false,
+  });
+  await journal.append(planEvents(run, plan, guards.verdicts, guards.blocked, o.hasher, 1));
+
+  const tally = new Tally();
+  tally.errors.push(...scan.errors, ...list.errors);
+  if (!dryRun && !guards.blocked) {
+    const ctx: ExecutionContext = {
+      tree: o.tree,
+      store: o.store,
+      hasher: o.hasher,
+      clock,
+      run,
+      remoteTrashPrefix: o.remoteTrashPrefix ?? `${RESERVED_PREFIX}trash/`,
+    };
+    const again = await execute(journal, run, plan.ops, ctx, tally, o);
+    if (again.length > 0) {
+      const second = await replan({
+        ...o,
+        clock,
+        run,
+        paths: again,
+        input,
+        journal,
+        pairId,
+        firstIndex: plan.ops.length,
+      });
+      await journal.append(planEvents(run, second, [], null, o.hasher, 2));
+      const left = await execute(journal, run, second.ops, ctx, tally, o);
+      for (const path of left) {
+        tally.errors.push({
+          code: 'changed-during-sync',
+          message: `${path} kept changing during the sync; it was left as it is and will be planned again next sync.`,
+          path,
+        });
+      }
+    }
+  } else if (dryRun) {
+    tally.countPlanned(plan.ops);
+  }
+
+  const report = tally.report(run, guards.blocked, guards.verdicts, clock.now() - started);
+  await journal.append([{ kind: 'run.completed', run, payload: report }]);
+  return { report, plan: plan.ops };
+}
+
+/**
+ * Runs ops in chunks: each chunk's `op.started` events are journaled (one append)
+ * before any of its ops runs, then its results (one append). Returns the paths whose
+ * preconditions failed, for a re-plan.
+ */
+async function execute(
+  journal: Journal,
+  run: number,
+  ops: readonly PlanOp[],
+  ctx: ExecutionContext,
+  tally: Tally,
+  o: SyncEngineOptions,
+): Promise<string[]> {
+  const limit = pLimit(Math.max(1, o.concurrency ?? 4));
+  const replans: string[] = [];
+  const runnable = ops.filter((op) => op.action !== 'skip');
+  for (const op of ops) if (op.action === 'skip') tally.skipped.push(op);
+  let done = 0;
+  for (let i = 0; i < runnable.length; i += CHUNK) {
+    const chunk = runnable.slice(i, i + CHUNK);
+    await journal.append(
+      chunk.map((op) => ({ kind: 'op.started', run, path: op.path, payload: { index: op.index, action: op.action } })),
+    );
+    const outcomes = await Promise.all(
+      chunk.map((op) =>
+        limit(async () => {
+          const outcome = await applyOp(op, ctx);
+          o.onProgress?.({ phase: 'apply', done: ++done, total: runnable.length, path: op.path });
+          return outcome;
+        }),
+      ),
+    );
+    const events: JournalEventInput[] = [];
+    chunk.forEach((op, k) => {
+      const outcome = outcomes[k]!;
+      tally.add(op, outcome);
+      events.push(...outcomeEvents(run, op, outcome));
+      if (outcome.status === 'failed' && outcome.replan) replans.push(op.path);
+    });
+    await journal.append(events);
+  }
+  return replans;
+}
+
+function outcomeEvents(run: number, op: PlanOp, outcome: OpOutcome): JournalEventInput[] {
+  const ref = { index: op.index, action: op.action };
+  switch (outcome.status) {
+    case 'applied':
+      return outcome.events.map((e) => ({ ...e, run }) as JournalEventInput);
+    case 'skipped':
+      return [{ kind: 'op.skipped', run, path: op.path, payload: { ...ref, reason: outcome.reason } }];
+    case 'failed':
+      return [{ kind: 'op.failed', run, path: op.path, payload: { ...ref, error: outcome.error } }];
+  }
+}
+
+/** The plan as events: one `plan.op` per op and a `plan.completed` with its digest. */
+export function planEvents(
+  run: number,
+  plan: Plan,
+  guards: GuardVerdict[],
+  blocked: { guard: string; reason: string } | null,
+  hasher: Hasher,
+  round: number,
+): JournalEventInput[] {
+  const counts: Partial<Record<OpAction, number>> = {};
+  for (const op of plan.ops) counts[op.action] = (counts[op.action] ?? 0) + 1;
+  const events: JournalEventInput[] = plan.ops.map(({ path, ...payload }) => ({
+    kind: 'plan.op',
+    run,
+    path,
+    payload: round === 1 ? payload : { ...payload, round },
+  }));
+  events.push({
+    kind: 'plan.completed',
+    run,
+    payload: {
+      ops: plan.ops.length,
+      counts,
+      guards,
+      blocked,
+      digest: planDigest(hasher, plan.ops),
+      ...(round === 1 ? {} : { round }),
+    },
+  });
+  return events;
+}
+
+/** SHA-256 of the canonical JSON of a plan's ops: equal digests, byte-identical plans. */
+export function planDigest(hasher: Hasher, ops: readonly PlanOp[]): string {
+  const state = hasher.create();
+  state.update(canonicalJson(ops));
+  return state.digest();
+}
+
+/** Counts what a run did, for its report. */
+class Tally {
+  uploaded = 0;
+  downloaded = 0;
+  deletedLocal = 0;
+  deletedRemote = 0;
+  adopted = 0;
+  failed = 0;
+  conflicts: ReportConflict[] = [];
+  errors: ReportError[] = [];
+  skipped: PlanOp[] = [];
+  bytes = { up: 0, down: 0 };
+
+  add(op: PlanOp, outcome: OpOutcome): void {
+    if (outcome.status === 'failed') {
+      // A failed precondition is re-planned, not an error (yet).
+      if (!outcome.replan) {
+        this.failed++;
+        this.errors.push(outcome.error);
+      }
+      return;
+    }
+    if (outcome.status === 'skipped') return;
+    this.bytes.up += outcome.bytes.up;
+    this.bytes.down += outcome.bytes.down;
+    if (outcome.conflict) this.conflicts.push(outcome.conflict);
+    this.count(op.action, op.row);
+  }
+
+  countPlanned(ops: readonly PlanOp[]): void {
+    for (const op of ops) {
+      if (op.action === 'conflict') this.conflicts.push({ path: op.path, kind: op.row, kept: [] });
+      else this.count(op.action, op.row);
+    }
+  }
+
+  count(action: OpAction, _row: string): void {
+    if (action === 'upload') this.uploaded++;
+    else if (action === 'download') this.downloaded++;
+    else if (action === 'delete-local') this.deletedLocal++;
+    else if (action === 'delete-remote') this.deletedRemote++;
+    else if (action === 'adopt') this.adopted++;
+  }
+
+  report(
+    run: number,
+    blocked: { guard: string; reason: string } | null,
+    guards: GuardVerdict[],
+    durationMs: number,
+  ): RunReport {
+    const status: RunStatus = blocked
+      ? 'blocked'
+      : this.failed > 0 || this.errors.some((e) => e.code === 'changed-during-sync')
+        ? 'failed'
+        : this.conflicts.length > 0
+          ? 'conflicts'
+          : 'in-sync';
+    return {
+      run,
+      status,
+      uploaded: this.uploaded,
+      downloaded: this.downloaded,
+      deletedLocal: this.deletedLocal,
+      deletedRemote: this.deletedRemote,
+      adopted: this.adopted,
+      conflicts: this.conflicts,
+      blocked,
+      bytes: this.bytes,
+      durationMs,
+      guards,
+      errors: this.errors,
+    };
+  }
+}

@@ -1,0 +1,271 @@
+import type { OpAction, PlanOpPayload, SideState } from '../journal/events.js';
+import { comparePaths } from '../paths.js';
+import { DECISION_TABLE, type DecisionRowId } from './decision-table.js';
+import { conflictCopyPath, unsafeKeyReason } from './safe-path.js';
+
+/** A path's merge base. */
+export interface BaseEntry {
+  path: string;
+  hash: string;
+  size: number;
+  etag: string | null;
+  versionId?: string | null;
+}
+
+/** A local file as scanned. */
+export interface LocalEntry {
+  path: string;
+  hash: string;
+  size: number;
+  mtimeMs: number;
+  ino?: string | null;
+}
+
+/** A remote object as listed. */
+export interface RemoteEntry {
+  path: string;
+  size: number;
+  etag: string | null;
+  versionId?: string | null;
+  sha256?: string | null;
+}
+
+/**
+ * Everything the reconciler decides from. All of it is journaled (scan and listing
+ * deltas, baseline, run options), so an audit can replay a run and must get the same
+ * plan byte for byte.
+ */
+export interface ReconcileInput {
+  /** Sorted by {@link comparePaths}, unique paths — as the journal returns them. */
+  base: readonly BaseEntry[];
+  local: readonly LocalEntry[];
+  remote: readonly RemoteEntry[];
+  /** Directories the scan could not read: the local state under them is unknown. */
+  localUnknown: readonly string[];
+  /**
+   * Undefined when the listing completed; otherwise the last key it reached (`null`
+   * when not even the first page came back). Keys after it are unknown.
+   */
+  remoteListedThrough?: string | null;
+  /** The local tree folds case (two keys differing by case would collide). */
+  caseInsensitive: boolean;
+  /** Names conflict copies. */
+  clientId: string;
+  /** The plan's time, for conflict copy names. */
+  planTimeMs: number;
+  /** True for paths the pair's filters exclude: they are left alone on both sides. */
+  excluded?: (path: string) => boolean;
+  /** Other paths known to exist (when reconciling a subset), so conflict copies avoid them. */
+  reserved?: Iterable<string>;
+}
+
+/** One planned operation. */
+export interface PlanOp extends PlanOpPayload {
+  path: string;
+  row: DecisionRowId;
+}
+
+/** The reconciler's output: operations as data, in path order. */
+export interface Plan {
+  ops: PlanOp[];
+  /** Paths with a baseline that the filters now exclude (kept as they are, never deleted). */
+  excludedWithBase: string[];
+}
+
+/**
+ * The three-way reconciler: base, local and remote in, a plan out. Pure — no I/O, no
+ * clock — so the same input gives a byte-identical plan. Walks the three sorted
+ * lists together, one path at a time, and applies the decision table.
+ */
+export function reconcile(input: ReconcileInput): Plan {
+  for (const [name, list] of [['base', input.base], ['local', input.local], ['remote', input.remote]] as const) {
+    for (let i = 1; i < list.length; i++) {
+      // A merge-walk over unsorted lists would pair the wrong states, and could delete.
+      if (comparePaths(list[i - 1]!.path, list[i]!.path) >= 0) {
+        throw new Error(`reconcile: ${name} must be sorted by comparePaths with unique paths (${list[i]!.path})`);
+      }
+    }
+  }
+  const ops: PlanOp[] = [];
+  const excludedWithBase: string[] = [];
+  const taken = new Set<string>();
+  for (const list of [input.base, input.local, input.remote]) for (const e of list) taken.add(e.path);
+  for (const p of input.reserved ?? []) taken.add(p);
+  const localHash = new Map(input.local.map((e) => [e.path, e.hash]));
+  const collisions = input.caseInsensitive ? caseCollisions(taken) : new Set<string>();
+  const localUnknown = unknownUnder(input.localUnknown);
+
+  let b = 0;
+  let l = 0;
+  let r = 0;
+  const { base, local, remote } = input;
+  while (b < base.length || l < local.length || r < remote.length) {
+    const path = minPath(base[b]?.path, local[l]?.path, remote[r]?.path);
+    const B = base[b]?.path === path ? base[b++] : undefined;
+    const L = local[l]?.path === path ? local[l++] : undefined;
+    const R = remote[r]?.path === path ? remote[r++] : undefined;
+
+    if (input.excluded?.(path)) {
+      if (B) excludedWithBase.push(path);
+      continue;
+    }
+    const push = (row: DecisionRowId, extra: Partial<PlanOp> = {}) => {
+      const entry = DECISION_TABLE[row];
+      ops.push({
+        index: ops.length,
+        path,
+        action: entry.action as OpAction,
+        row,
+        why: entry.why,
+        base: B ? side(B) : null,
+        local: L ? side(L) : null,
+        remote: R ? side(R) : null,
+        ...extra,
+      });
+    };
+
+    if (R && !B && !L && unsafeKeyReason(path) !== null) {
+      push('unsafe-key', { why: `${DECISION_TABLE['unsafe-key'].why}: ${unsafeKeyReason(path)}` });
+      continue;
+    }
+    if (collisions.has(path)) {
+      push('unsafe-key', {
+        why: `${DECISION_TABLE['unsafe-key'].why}: another key differs from it only by case, and the local folder ignores case`,
+      });
+      continue;
+    }
+    const localIsUnknown = localUnknown(path);
+    const remoteIsUnknown =
+      input.remoteListedThrough !== undefined &&
+      (input.remoteListedThrough === null || comparePaths(path, input.remoteListedThrough) > 0);
+    if (localIsUnknown || remoteIsUnknown) {
+      // Decide as if the unknown side were unchanged; if that still calls for an op,
+      // skip it and say why, rather than act on a guess.
+      const assumedLocal = localIsUnknown ? (B ? { ...B, mtimeMs: 0 } : undefined) : L;
+      const assumedRemote = remoteIsUnknown ? (B ? { ...B, sha256: B.hash } : undefined) : R;
+      if (decide(B, assumedLocal, assumedRemote) !== null) {
+        push(localIsUnknown ? 'local-unknown' : 'remote-unknown');
+      }
+      continue;
+    }
+
+    const row = decide(B, L, R);
+    if (row === null) continue;
+    if (row === 'both-changed' || row === 'both-new-different') {
+      // A run that crashed after keeping the local version leaves that copy behind:
+      // reuse it rather than keep the same content twice.
+      const conflictPath =
+        existingConflictCopy(path, input.clientId, L!.hash, localHash) ??
+        conflictCopyPath(path, input.clientId, input.planTimeMs, (c) => taken.has(c));
+      taken.add(conflictPath);
+      push(row, { conflictPath });
+    } else {
+      push(row);
+    }
+  }
+  return { ops, excludedWithBase };
+}
+
+/** The decision-table row for one path, or `null` when nothing is to be done. */
+export function decide(
+  B: BaseEntry | undefined,
+  L: LocalEntry | Omit<LocalEntry, 'mtimeMs'> | undefined,
+  R: RemoteEntry | undefined,
+): DecisionRowId | null {
+  if (!B) {
+    if (L && R) return sameContent(L, R) ? 'both-new-same' : 'both-new-different';
+    if (L) return 'local-new';
+    if (R) return 'remote-new';
+    return null;
+  }
+  const local = !L ? 'deleted' : L.hash === B.hash ? 'unchanged' : 'changed';
+  const remote = !R
+    ? 'deleted'
+    : R.etag === B.etag
+      ? 'unchanged'
+      : R.sha256 && R.sha256 === B.hash
+        ? 'touched'
+        : 'changed';
+  switch (`${local}/${remote}`) {
+    case 'unchanged/unchanged':
+      return null;
+    case 'unchanged/touched':
+      return 'remote-touched';
+    case 'changed/unchanged':
+    case 'changed/touched':
+      return 'local-changed';
+    case 'unchanged/changed':
+      return 'remote-changed';
+    case 'deleted/unchanged':
+    case 'deleted/touched':
+      return 'local-deleted';
+    case 'unchanged/deleted':
+      return 'remote-deleted';
+    case 'changed/changed':
+      return L && R && sameContent(L, R) ? 'both-changed-same' : 'both-changed';
+    case 'deleted/changed':
+      return 'local-deleted-remote-changed';
+    case 'changed/deleted':
+      return 'local-changed-remote-deleted';
+    default:
+      return 'both-deleted';
+  }
+}
+
+function existingConflictCopy(
+  path: string,
+  clientId: string,
+  hash: string,
+  localHash: ReadonlyMap<string, string>,
+): string | undefined {
+  const probe = conflictCopyPath(path, clientId, 0, () => false);
+  const marker = `.conflict-${clientId}-`;
+  const cut = probe.indexOf(marker) + marker.length;
+  const prefix = probe.slice(0, cut);
+  const ext = probe.slice(cut + '19700101T000000'.length);
+  for (const [candidate, h] of localHash) {
+    if (h === hash && candidate.startsWith(prefix) && candidate.endsWith(ext) && candidate !== path) return candidate;
+  }
+  return undefined;
+}
+
+/** Content identity is the SHA-256; a remote object without a known one is never "the same". */
+function sameContent(L: { hash: string; size: number }, R: RemoteEntry): boolean {
+  return R.sha256 != null && R.sha256 === L.hash && R.size === L.size;
+}
+
+function side(e: BaseEntry | LocalEntry | RemoteEntry): SideState {
+  const out: SideState = { size: e.size };
+  if ('hash' in e) out.hash = e.hash;
+  if ('sha256' in e && e.sha256 != null) out.hash = e.sha256;
+  if ('etag' in e) out.etag = e.etag;
+  if ('versionId' in e && e.versionId != null) out.versionId = e.versionId;
+  if ('mtimeMs' in e) out.mtimeMs = e.mtimeMs;
+  if ('ino' in e && e.ino != null) out.ino = e.ino;
+  return out;
+}
+
+function minPath(...paths: Array<string | undefined>): string {
+  let min: string | undefined;
+  for (const p of paths) if (p !== undefined && (min === undefined || comparePaths(p, min) < 0)) min = p;
+  return min as string;
+}
+
+/** Paths whose spellings differ only by case (all of them, so none is picked by luck). */
+function caseCollisions(paths: Iterable<string>): Set<string> {
+  const byFold = new Map<string, string[]>();
+  for (const p of paths) {
+    const key = p.toLowerCase();
+    const group = byFold.get(key);
+    if (group) group.push(p);
+    else byFold.set(key, [p]);
+  }
+  const out = new Set<string>();
+  for (const group of byFold.values()) if (group.length > 1) for (const p of group) out.add(p);
+  return out;
+}
+
+function unknownUnder(dirs: readonly string[]): (path: string) => boolean {
+  if (dirs.length === 0) return () => false;
+  return (path) => dirs.some((d) => d === '' || path === d || path.startsWith(`${d}/`));
+}

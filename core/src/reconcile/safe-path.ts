@@ -1,0 +1,56 @@
+/**
+ * Why a remote key cannot be brought down as a local path, or `null` when it can.
+ * Pure, so a replayed plan skips exactly the same keys.
+ */
+export function unsafeKeyReason(key: string): string | null {
+  if (key.length === 0) return 'empty key';
+  if (key.startsWith('/')) return 'absolute path';
+  if (key.includes('\u0000')) return 'NUL character';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we look for
+  if (/[\u0001-\u001f\u007f]/.test(key)) return 'control character';
+  if (key.endsWith('/')) return 'directory marker';
+  if (key.length > 4096) return 'path too long';
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'empty path segment';
+    if (segment === '.' || segment === '..') return `"${segment}" segment`;
+    if (utf8Length(segment) > 255) return 'name too long';
+  }
+  return null;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * The path of the local version kept beside a conflicted file:
+ * `name.conflict-<client>-<UTC yyyymmddThhmmss>.ext`, with `-2`, `-3`… added when that
+ * name is taken.
+ */
+export function conflictCopyPath(
+  path: string,
+  clientId: string,
+  timeMs: number,
+  taken: (candidate: string) => boolean,
+): string {
+  const slash = path.lastIndexOf('/');
+  const dir = path.slice(0, slash + 1);
+  const name = path.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  const stamp = new Date(timeMs).toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const base = `${dir}${stem}.conflict-${clientId}-${stamp}`;
+  let candidate = `${base}${ext}`;
+  for (let n = 2; taken(candidate); n++) candidate = `${base}-${n}${ext}`;
+  return candidate;
+}

@@ -1,0 +1,142 @@
+import type { JournalEventInput, ListingEntryPayload } from '../journal/events.js';
+import type { ListingRow } from '../journal/projections.js';
+import { comparePaths } from '../paths.js';
+import type { Hasher } from '../ports/hasher.js';
+import type { ObjectStore, RemoteObject } from '../ports/store.js';
+import type { ReportError } from '../report.js';
+import { manifestDigest } from './scanner.js';
+
+/** Keys under this prefix belong to syncjournal (trash, journal backups), never to the user. */
+export const RESERVED_PREFIX = '.syncjournal/';
+
+/** A remote object as the listing leaves it. */
+export type ListedObject = ListingEntryPayload & { path: string };
+
+/** A listing delta, ready to journal (the run is filled in by the caller). */
+export type ListingDelta = Omit<
+  Extract<JournalEventInput, { kind: 'listing.added' | 'listing.changed' | 'listing.removed' }>,
+  'run'
+>;
+
+/** What {@link listStore} found. */
+export interface ListResult {
+  /** Objects seen, sorted by key (reserved and excluded keys left out). */
+  objects: ListedObject[];
+  deltas: ListingDelta[];
+  /** True only when the store said the last page was the last. */
+  complete: boolean;
+  /** When incomplete: the last key reached (`null`: no page came back). */
+  listedThrough?: string | null;
+  pages: number;
+  digest: string;
+  errors: ReportError[];
+}
+
+/**
+ * Lists the whole store, page by page. A page that fails ends the listing as
+ * incomplete — never as empty — and keys after the last page seen are unknown, so
+ * no delta says they were removed. Content hashes the store does not list are carried
+ * over from the previous listing while the ETag is unchanged.
+ */
+export async function listStore(options: {
+  store: ObjectStore;
+  hasher: Hasher;
+  previous: readonly ListingRow[];
+  excluded?: (path: string) => boolean;
+}): Promise<ListResult> {
+  const { store, previous } = options;
+  const before = new Map(previous.map((row) => [row.path, row]));
+  const objects: ListedObject[] = [];
+  const errors: ReportError[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  let complete = false;
+  let lastKey: string | null = null;
+  for (;;) {
+    let page: Awaited<ReturnType<ObjectStore['list']>>;
+    try {
+      page = await store.list(cursor);
+    } catch (error) {
+      errors.push({
+        code: (error as { code?: string; name?: string }).code ?? (error as Error).name ?? 'list-failed',
+        message: `listing page ${pages + 1} failed: ${(error as Error).message}`,
+      });
+      break;
+    }
+    pages++;
+    for (const object of page.objects) {
+      lastKey = object.key;
+      if (object.key.startsWith(RESERVED_PREFIX) || options.excluded?.(object.key)) continue;
+      objects.push(toListed(object, before.get(object.key)));
+    }
+    if (page.next === null) {
+      complete = true;
+      break;
+    }
+    cursor = page.next;
+  }
+  objects.sort((a, b) => comparePaths(a.path, b.path));
+
+  const known = (path: string) =>
+    complete || (lastKey !== null && comparePaths(path, lastKey) <= 0);
+  const deltas = diffListing(
+    previous.filter((row) => known(row.path) && !options.excluded?.(row.path)),
+    objects,
+  );
+  return {
+    objects,
+    deltas,
+    complete,
+    ...(complete ? {} : { listedThrough: lastKey }),
+    pages,
+    digest: manifestDigest(options.hasher, objects),
+    errors,
+  };
+}
+
+function toListed(object: RemoteObject, prev: ListingRow | undefined): ListedObject {
+  const sha256 = object.sha256 ?? (prev && prev.etag === object.etag ? prev.sha256 : null) ?? null;
+  return {
+    path: object.key,
+    size: object.size,
+    etag: object.etag,
+    versionId: object.versionId ?? null,
+    sha256,
+    lastModified: object.lastModified ?? null,
+  };
+}
+
+/** Deltas between two sorted listings. */
+export function diffListing(previous: readonly ListingRow[], objects: readonly ListedObject[]): ListingDelta[] {
+  const deltas: ListingDelta[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < previous.length || j < objects.length) {
+    const p = previous[i];
+    const o = objects[j];
+    const order = !p ? 1 : !o ? -1 : comparePaths(p.path, o.path);
+    if (order < 0) {
+      deltas.push({ kind: 'listing.removed', path: p!.path, payload: {} });
+      i++;
+    } else if (order > 0) {
+      deltas.push({ kind: 'listing.added', path: o!.path, payload: payloadOf(o!) });
+      j++;
+    } else {
+      const changed =
+        p!.etag !== o!.etag ||
+        p!.size !== o!.size ||
+        (p!.versionId ?? null) !== (o!.versionId ?? null) ||
+        (p!.sha256 ?? null) !== (o!.sha256 ?? null) ||
+        (p!.lastModified ?? null) !== (o!.lastModified ?? null);
+      if (changed) deltas.push({ kind: 'listing.changed', path: o!.path, payload: payloadOf(o!) });
+      i++;
+      j++;
+    }
+  }
+  return deltas;
+}
+
+function payloadOf(o: ListedObject): ListingEntryPayload {
+  const { path: _path, ...payload } = o;
+  return payload;
+}

@@ -1,0 +1,219 @@
+import type { JournalEventInput, ScanEntryPayload } from '../journal/events.js';
+import type { ManifestRow } from '../journal/projections.js';
+import { comparePaths } from '../paths.js';
+import type { Clock } from '../ports/clock.js';
+import type { Hasher } from '../ports/hasher.js';
+import type { FileStat, LocalTree } from '../ports/tree.js';
+import type { ReportError } from '../report.js';
+
+/** A file as the scan leaves it in the manifest. */
+export type ScannedFile = ScanEntryPayload & { path: string };
+
+/** A scan delta, ready to journal (the run is filled in by the caller). */
+export type ScanDelta = Omit<
+  Extract<JournalEventInput, { kind: 'scan.added' | 'scan.changed' | 'scan.removed' }>,
+  'run'
+>;
+
+/** What {@link scanTree} found. */
+export interface ScanResult {
+  /** The manifest after this scan, sorted by path. */
+  files: ScannedFile[];
+  /** What changed since the previous manifest. */
+  deltas: ScanDelta[];
+  /** False when something could not be read: then no delete may be derived from it. */
+  complete: boolean;
+  /** Folders and files that could not be read; their previous manifest rows are kept. */
+  unreadable: string[];
+  /** Symbolic links and other non-files, never followed or synced. */
+  skipped: Array<{ path: string; reason: string }>;
+  /** Files read and hashed (the rest were trusted by size, mtime, inode and ctime). */
+  hashed: number;
+  /** SHA-256 over the manifest's sorted `path\thash\tsize` lines. */
+  digest: string;
+  errors: ReportError[];
+}
+
+/** Inputs of a scan. */
+export interface ScanOptions {
+  tree: LocalTree;
+  hasher: Hasher;
+  clock: Clock;
+  /** The manifest of the previous scan, sorted by path. */
+  previous: readonly ManifestRow[];
+  /** Paths the filters exclude: not read, not hashed, not in the manifest. */
+  excluded?: (path: string) => boolean;
+  /** Called after each file. */
+  onProgress?: (progress: { files: number; hashed: number; bytes: number }) => void;
+}
+
+/** How often a file that keeps changing while it is hashed is retried. */
+const HASH_ATTEMPTS = 3;
+
+/**
+ * The incremental scanner: walks the tree in path order and hashes only files whose
+ * size, mtime (and inode and ctime, where the tree has them) differ from the previous
+ * manifest, or that were racy last time. A file modified within the tree's timestamp
+ * granularity of being hashed is marked racy and re-hashed next time, because a
+ * further edit in the same tick would not move its mtime.
+ */
+export async function scanTree(options: ScanOptions): Promise<ScanResult> {
+  const { tree, hasher, clock, previous } = options;
+  const granularity = Math.max(tree.timestampGranularityMs, 1);
+  const before = new Map(previous.map((row) => [row.path, row]));
+  const files: ScannedFile[] = [];
+  const unreadable: string[] = [];
+  const skipped: Array<{ path: string; reason: string }> = [];
+  const errors: ReportError[] = [];
+  let hashed = 0;
+  let bytes = 0;
+
+  for await (const item of tree.walk()) {
+    if (options.excluded?.(item.path)) continue;
+    if (item.kind === 'unreadable') {
+      unreadable.push(item.path);
+      errors.push({ code: item.code, message: item.message, path: item.path });
+      continue;
+    }
+    if (item.kind === 'skipped') {
+      skipped.push({ path: item.path, reason: item.reason });
+      continue;
+    }
+    const prev = before.get(item.path);
+    if (prev && !prev.racy && sameStat(prev, item)) {
+      files.push(toFile(item.path, prev, prev.hash, false));
+    } else {
+      const result = await hashStable(tree, hasher, item.path, item);
+      if ('error' in result) {
+        unreadable.push(item.path);
+        errors.push({ ...result.error, path: item.path });
+        continue;
+      }
+      hashed++;
+      bytes += result.stat.size;
+      const racy = result.stat.mtimeMs > clock.now() - granularity;
+      files.push(toFile(item.path, result.stat, result.hash, racy));
+    }
+    options.onProgress?.({ files: files.length, hashed, bytes });
+  }
+
+  // Rows under what could not be read stay as they were: unknown is not deleted.
+  const unknown = (path: string) =>
+    unreadable.some((u) => path === u || path.startsWith(`${u}/`));
+  if (unreadable.length > 0) {
+    for (const row of previous) {
+      if (unknown(row.path) && !options.excluded?.(row.path)) files.push(toFile(row.path, row, row.hash, row.racy ?? false));
+    }
+    files.sort((a, b) => comparePaths(a.path, b.path));
+  }
+
+  return {
+    files,
+    deltas: diffManifest(previous, files),
+    complete: unreadable.length === 0,
+    unreadable,
+    skipped,
+    hashed,
+    digest: manifestDigest(hasher, files),
+    errors,
+  };
+}
+
+/** Size, mtime, and inode and ctime where both sides have them. */
+function sameStat(prev: ManifestRow, now: FileStat): boolean {
+  return (
+    prev.size === now.size &&
+    prev.mtimeMs === now.mtimeMs &&
+    (prev.ino == null || now.ino == null || prev.ino === now.ino) &&
+    (prev.ctimeMs == null || now.ctimeMs == null || prev.ctimeMs === now.ctimeMs)
+  );
+}
+
+/** Hashes a file, re-stat'ing after: a file that changed while being read is read again. */
+async function hashStable(
+  tree: LocalTree,
+  hasher: Hasher,
+  path: string,
+  first: FileStat,
+): Promise<{ hash: string; stat: FileStat } | { error: { code: string; message: string } }> {
+  let stat = first;
+  for (let attempt = 0; attempt < HASH_ATTEMPTS; attempt++) {
+    let hash: string;
+    try {
+      const state = hasher.create();
+      for await (const chunk of tree.read(path)) state.update(chunk);
+      hash = state.digest();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'read-failed';
+      return { error: { code, message: (error as Error).message } };
+    }
+    const after = await tree.stat(path);
+    if (!after) return { error: { code: 'vanished', message: `${path} disappeared while it was read` } };
+    if (after.size === stat.size && after.mtimeMs === stat.mtimeMs) return { hash, stat: after };
+    stat = after;
+  }
+  return { error: { code: 'changing', message: `${path} kept changing while it was read` } };
+}
+
+function toFile(path: string, stat: FileStat | ManifestRow, hash: string, racy: boolean): ScannedFile {
+  return {
+    path,
+    kind: 'file',
+    size: stat.size,
+    mtimeMs: stat.mtimeMs,
+    hash,
+    ino: stat.ino ?? null,
+    ctimeMs: stat.ctimeMs ?? null,
+    racy,
+  };
+}
+
+/** Deltas between two sorted manifests. */
+export function diffManifest(previous: readonly ManifestRow[], files: readonly ScannedFile[]): ScanDelta[] {
+  const deltas: ScanDelta[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < previous.length || j < files.length) {
+    const p = previous[i];
+    const f = files[j];
+    const order = !p ? 1 : !f ? -1 : comparePaths(p.path, f.path);
+    if (order < 0) {
+      deltas.push({ kind: 'scan.removed', path: p!.path, payload: {} });
+      i++;
+    } else if (order > 0) {
+      deltas.push({ kind: 'scan.added', path: f!.path, payload: payloadOf(f!) });
+      j++;
+    } else {
+      if (!sameEntry(p!, f!)) deltas.push({ kind: 'scan.changed', path: f!.path, payload: payloadOf(f!) });
+      i++;
+      j++;
+    }
+  }
+  return deltas;
+}
+
+function payloadOf(f: ScannedFile): ScanEntryPayload {
+  const { path: _path, ...payload } = f;
+  return payload;
+}
+
+function sameEntry(p: ManifestRow, f: ScannedFile): boolean {
+  return (
+    p.size === f.size &&
+    p.mtimeMs === f.mtimeMs &&
+    p.hash === f.hash &&
+    (p.ino ?? null) === (f.ino ?? null) &&
+    (p.ctimeMs ?? null) === (f.ctimeMs ?? null) &&
+    p.racy === (f.racy ?? false)
+  );
+}
+
+/** SHA-256 over sorted `path\thash\tsize` lines: one value that names a whole manifest. */
+export function manifestDigest(
+  hasher: Hasher,
+  files: ReadonlyArray<{ path: string; hash?: string | null; size: number; etag?: string | null }>,
+): string {
+  const state = hasher.create();
+  for (const f of files) state.update(`${f.path}\t${f.hash ?? f.etag ?? ''}\t${f.size}\n`);
+  return state.digest();
+}
