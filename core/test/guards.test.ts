@@ -21,7 +21,9 @@ const guard = (partial: Partial<GuardInput>) =>
 
 describe('guards', () => {
   it('pass an ordinary plan, with a verdict from every guard', () => {
-    const result = guard({ plan: { ops: [op('a', 'upload'), ...deletes(3)], excludedWithBase: [] } });
+    const result = guard({
+      plan: { ops: [op('a', 'upload'), ...deletes(3)], excludedWithBase: [] },
+    });
     expect(result.blocked).toBeNull();
     expect(result.verdicts.map((v) => [v.guard, v.verdict])).toEqual([
       ['incomplete-scan', 'pass'],
@@ -45,41 +47,75 @@ describe('guards', () => {
   });
 
   it('block local deletes derived from an incomplete listing', () => {
-    const result = guard({ plan: { ops: deletes(1, 'delete-local'), excludedWithBase: [] }, listingComplete: false });
+    const result = guard({
+      plan: { ops: deletes(1, 'delete-local'), excludedWithBase: [] },
+      listingComplete: false,
+    });
     expect(result.blocked?.guard).toBe('incomplete-listing');
   });
 
   it('let an incomplete scan through when it implies no delete, and say so', () => {
-    const result = guard({ plan: { ops: [op('a', 'upload')], excludedWithBase: [] }, scanComplete: false });
+    const result = guard({
+      plan: { ops: [op('a', 'upload')], excludedWithBase: [] },
+      scanComplete: false,
+    });
     expect(result.blocked).toBeNull();
     expect(result.verdicts[0]).toMatchObject({ guard: 'incomplete-scan', verdict: 'limited' });
   });
 
   it('block a run against an empty side when the baseline holds files; --force lets it through', () => {
-    const emptyLocal = { plan: { ops: deletes(3), excludedWithBase: [] }, baseCount: 3, localCount: 0, maxDelete: 100 };
+    const emptyLocal = {
+      plan: { ops: deletes(3), excludedWithBase: [] },
+      baseCount: 3,
+      localCount: 0,
+      maxDelete: 100,
+    };
     expect(guard(emptyLocal).blocked?.guard).toBe('empty-side');
     expect(guard(emptyLocal).blocked?.reason).toMatch(/local folder is empty.*unmounted/);
-    const emptyRemote = { plan: { ops: deletes(3, 'delete-local'), excludedWithBase: [] }, baseCount: 3, remoteCount: 0, maxDelete: 100 };
+    const emptyRemote = {
+      plan: { ops: deletes(3, 'delete-local'), excludedWithBase: [] },
+      baseCount: 3,
+      remoteCount: 0,
+      maxDelete: 100,
+    };
     expect(guard(emptyRemote).blocked?.reason).toMatch(/remote is empty.*bucket or prefix/);
     expect(guard({ ...emptyLocal, force: true }).blocked).toBeNull();
   });
 
-  it.each(Object.entries(SAFETY_PROFILES))('limit deletes by count for the %s profile', (profile, limits) => {
-    const at = guard({ profile: profile as GuardInput['profile'], plan: { ops: deletes(limits.maxDelete), excludedWithBase: [] } });
-    expect(at.blocked).toBeNull();
-    const over = guard({ profile: profile as GuardInput['profile'], plan: { ops: deletes(limits.maxDelete + 1), excludedWithBase: [] } });
-    expect(over.blocked?.guard).toBe('delete-limit');
-    expect(guard({ profile: profile as GuardInput['profile'], plan: { ops: deletes(limits.maxDelete + 1), excludedWithBase: [] }, force: true }).blocked).toBeNull();
-  });
+  it.each(Object.entries(SAFETY_PROFILES))(
+    'limit deletes by count for the %s profile',
+    (profile, limits) => {
+      const at = guard({
+        profile: profile as GuardInput['profile'],
+        plan: { ops: deletes(limits.maxDelete), excludedWithBase: [] },
+      });
+      expect(at.blocked).toBeNull();
+      const over = guard({
+        profile: profile as GuardInput['profile'],
+        plan: { ops: deletes(limits.maxDelete + 1), excludedWithBase: [] },
+      });
+      expect(over.blocked?.guard).toBe('delete-limit');
+      expect(
+        guard({
+          profile: profile as GuardInput['profile'],
+          plan: { ops: deletes(limits.maxDelete + 1), excludedWithBase: [] },
+          force: true,
+        }).blocked,
+      ).toBeNull();
+    },
+  );
 
   it('limit deletes by share of the baseline, above a floor of five', () => {
-    expect(guard({ baseCount: 10, plan: { ops: deletes(4), excludedWithBase: [] } }).blocked).toBeNull();
-    expect(guard({ baseCount: 10, plan: { ops: deletes(5), excludedWithBase: [] } }).blocked?.reason).toMatch(
-      /delete 5 file\(s\) \(50% of 10\)/,
-    );
-    expect(guard({ baseCount: 10, maxDelete: 3, plan: { ops: deletes(4), excludedWithBase: [] } }).blocked?.guard).toBe(
-      'delete-limit',
-    );
+    expect(
+      guard({ baseCount: 10, plan: { ops: deletes(4), excludedWithBase: [] } }).blocked,
+    ).toBeNull();
+    expect(
+      guard({ baseCount: 10, plan: { ops: deletes(5), excludedWithBase: [] } }).blocked?.reason,
+    ).toMatch(/delete 5 file\(s\) \(50% of 10\)/);
+    expect(
+      guard({ baseCount: 10, maxDelete: 3, plan: { ops: deletes(4), excludedWithBase: [] } })
+        .blocked?.guard,
+    ).toBe('delete-limit');
   });
 
   it('report newly excluded files and skipped unsafe keys without blocking', () => {
@@ -91,6 +127,9 @@ describe('guards', () => {
       verdict: 'limited',
       paths: ['build/a', 'build/b'],
     });
-    expect(result.verdicts.find((v) => v.guard === 'unsafe-keys')).toMatchObject({ verdict: 'limited', paths: ['../x'] });
+    expect(result.verdicts.find((v) => v.guard === 'unsafe-keys')).toMatchObject({
+      verdict: 'limited',
+      paths: ['../x'],
+    });
   });
 });

@@ -15,8 +15,18 @@ import {
 } from '../src/index.js';
 
 const H = (n: number) => String(n).repeat(64).slice(0, 64);
-const base = (path: string, n: number, etag = `"e${n}"`): BaseEntry => ({ path, hash: H(n), size: n, etag });
-const local = (path: string, n: number): LocalEntry => ({ path, hash: H(n), size: n, mtimeMs: 1000 + n });
+const base = (path: string, n: number, etag = `"e${n}"`): BaseEntry => ({
+  path,
+  hash: H(n),
+  size: n,
+  etag,
+});
+const local = (path: string, n: number): LocalEntry => ({
+  path,
+  hash: H(n),
+  size: n,
+  mtimeMs: 1000 + n,
+});
 const remote = (path: string, n: number, etag = `"e${n}"`, sha = true): RemoteEntry => ({
   path,
   size: n,
@@ -43,7 +53,15 @@ function decideOne(b?: BaseEntry, l?: LocalEntry, r?: RemoteEntry) {
 
 describe('the decision table', () => {
   const p = 'notes/a.md';
-  const cases: Array<[string, BaseEntry | undefined, LocalEntry | undefined, RemoteEntry | undefined, DecisionRowId | null]> = [
+  const cases: Array<
+    [
+      string,
+      BaseEntry | undefined,
+      LocalEntry | undefined,
+      RemoteEntry | undefined,
+      DecisionRowId | null,
+    ]
+  > = [
     ['unchanged | unchanged → nothing', base(p, 1), local(p, 1), remote(p, 1), null],
     ['changed | unchanged → upload', base(p, 1), local(p, 2), remote(p, 1), 'local-changed'],
     ['new | absent → upload', undefined, local(p, 2), undefined, 'local-new'],
@@ -51,15 +69,51 @@ describe('the decision table', () => {
     ['absent | new → download', undefined, undefined, remote(p, 2), 'remote-new'],
     ['deleted | unchanged → delete remote', base(p, 1), undefined, remote(p, 1), 'local-deleted'],
     ['unchanged | deleted → delete local', base(p, 1), local(p, 1), undefined, 'remote-deleted'],
-    ['changed | changed to the same → adopt', base(p, 1), local(p, 2), remote(p, 2), 'both-changed-same'],
-    ['changed | changed differently → conflict', base(p, 1), local(p, 2), remote(p, 3), 'both-changed'],
-    ['deleted | changed → conflict, restore remote', base(p, 1), undefined, remote(p, 2), 'local-deleted-remote-changed'],
-    ['changed | deleted → conflict, re-upload', base(p, 1), local(p, 2), undefined, 'local-changed-remote-deleted'],
+    [
+      'changed | changed to the same → adopt',
+      base(p, 1),
+      local(p, 2),
+      remote(p, 2),
+      'both-changed-same',
+    ],
+    [
+      'changed | changed differently → conflict',
+      base(p, 1),
+      local(p, 2),
+      remote(p, 3),
+      'both-changed',
+    ],
+    [
+      'deleted | changed → conflict, restore remote',
+      base(p, 1),
+      undefined,
+      remote(p, 2),
+      'local-deleted-remote-changed',
+    ],
+    [
+      'changed | deleted → conflict, re-upload',
+      base(p, 1),
+      local(p, 2),
+      undefined,
+      'local-changed-remote-deleted',
+    ],
     ['deleted | deleted → forget', base(p, 1), undefined, undefined, 'both-deleted'],
     ['new | new, same → adopt', undefined, local(p, 4), remote(p, 4), 'both-new-same'],
     ['new | new, different → conflict', undefined, local(p, 4), remote(p, 5), 'both-new-different'],
-    ['unchanged | rewritten with same content → adopt', base(p, 1), local(p, 1), remote(p, 1, '"new-etag"'), 'remote-touched'],
-    ['changed | rewritten with same content → upload', base(p, 1), local(p, 2), remote(p, 1, '"new-etag"'), 'local-changed'],
+    [
+      'unchanged | rewritten with same content → adopt',
+      base(p, 1),
+      local(p, 1),
+      remote(p, 1, '"new-etag"'),
+      'remote-touched',
+    ],
+    [
+      'changed | rewritten with same content → upload',
+      base(p, 1),
+      local(p, 2),
+      remote(p, 1, '"new-etag"'),
+      'local-changed',
+    ],
   ];
   it.each(cases)('%s', (_name, b, l, r, row) => {
     expect(decideOne(b, l, r)).toEqual(row ? [[row, DECISION_TABLE[row].action]] : []);
@@ -69,11 +123,15 @@ describe('the decision table', () => {
     expect(decideOne(undefined, local(p, 4), remote(p, 4, '"x"', false))).toEqual([
       ['both-new-different', 'conflict'],
     ]);
-    expect(decideOne(base(p, 1), local(p, 2), remote(p, 2, '"x"', false))).toEqual([['both-changed', 'conflict']]);
+    expect(decideOne(base(p, 1), local(p, 2), remote(p, 2, '"x"', false))).toEqual([
+      ['both-changed', 'conflict'],
+    ]);
   });
 
   it('carries the sides it saw and a sentence of why', () => {
-    const [op] = reconcile(input({ base: [base(p, 1)], local: [local(p, 2)], remote: [remote(p, 1)] })).ops;
+    const [op] = reconcile(
+      input({ base: [base(p, 1)], local: [local(p, 2)], remote: [remote(p, 1)] }),
+    ).ops;
     expect(op).toMatchObject({
       index: 0,
       path: p,
@@ -90,11 +148,19 @@ describe('the decision table', () => {
 describe('conflicts', () => {
   it('name the local copy name.conflict-<client>-<UTC time>.ext, avoiding taken names', () => {
     const t = Date.UTC(2026, 10, 21, 9, 8, 7);
-    expect(conflictCopyPath('notes/a.md', 'laptop', t, () => false)).toBe('notes/a.conflict-laptop-20261121T090807.md');
-    expect(conflictCopyPath('Makefile', 'c', t, () => false)).toBe('Makefile.conflict-c-20261121T090807');
-    expect(conflictCopyPath('.bashrc', 'c', t, () => false)).toBe('.bashrc.conflict-c-20261121T090807');
+    expect(conflictCopyPath('notes/a.md', 'laptop', t, () => false)).toBe(
+      'notes/a.conflict-laptop-20261121T090807.md',
+    );
+    expect(conflictCopyPath('Makefile', 'c', t, () => false)).toBe(
+      'Makefile.conflict-c-20261121T090807',
+    );
+    expect(conflictCopyPath('.bashrc', 'c', t, () => false)).toBe(
+      '.bashrc.conflict-c-20261121T090807',
+    );
     const taken = new Set(['a.conflict-c-20261121T090807.md']);
-    expect(conflictCopyPath('a.md', 'c', t, (x) => taken.has(x))).toBe('a.conflict-c-20261121T090807-2.md');
+    expect(conflictCopyPath('a.md', 'c', t, (x) => taken.has(x))).toBe(
+      'a.conflict-c-20261121T090807-2.md',
+    );
   });
 
   it('put the copy where no existing path is', () => {
@@ -125,7 +191,16 @@ describe('conflicts', () => {
 
 describe('what the reconciler refuses to act on', () => {
   it('skips remote keys that cannot be safe local paths, and says why', () => {
-    for (const key of ['../etc/passwd', '/abs', 'a/../b', 'a//b', 'dir/', 'a\u0001b', 'x/./y', `${'n'.repeat(256)}.md`]) {
+    for (const key of [
+      '../etc/passwd',
+      '/abs',
+      'a/../b',
+      'a//b',
+      'dir/',
+      'a\u0001b',
+      'x/./y',
+      `${'n'.repeat(256)}.md`,
+    ]) {
       expect(unsafeKeyReason(key)).not.toBeNull();
       const [op] = reconcile(input({ remote: [remote(key, 1)] })).ops;
       expect(op).toMatchObject({ action: 'skip', row: 'unsafe-key' });
@@ -136,7 +211,10 @@ describe('what the reconciler refuses to act on', () => {
 
   it('skips keys that differ only by case when the local tree ignores case', () => {
     const plan = reconcile(
-      input({ caseInsensitive: true, remote: [remote('Notes.md', 1), remote('notes.md', 2), remote('other.md', 3)] }),
+      input({
+        caseInsensitive: true,
+        remote: [remote('Notes.md', 1), remote('notes.md', 2), remote('other.md', 3)],
+      }),
     );
     expect(plan.ops.map((o) => [o.path, o.row])).toEqual([
       ['Notes.md', 'unsafe-key'],
@@ -182,16 +260,27 @@ it('refuses unsorted input rather than mis-pair the sides', () => {
 });
 
 describe('determinism', () => {
-  const entry = fc.record({ path: fc.constantFrom('a', 'b/c', 'b-c', 'é', 'z/😀'), n: fc.integer({ min: 1, max: 4 }) });
+  const entry = fc.record({
+    path: fc.constantFrom('a', 'b/c', 'b-c', 'é', 'z/😀'),
+    n: fc.integer({ min: 1, max: 4 }),
+  });
   const side = (make: (p: string, n: number) => unknown) =>
-    fc.uniqueArray(entry, { selector: (e) => e.path, maxLength: 5 }).map((es) =>
-      es.map((e) => make(e.path, e.n)).sort((x, y) => comparePaths((x as { path: string }).path, (y as { path: string }).path)),
-    );
+    fc
+      .uniqueArray(entry, { selector: (e) => e.path, maxLength: 5 })
+      .map((es) =>
+        es
+          .map((e) => make(e.path, e.n))
+          .sort((x, y) => comparePaths((x as { path: string }).path, (y as { path: string }).path)),
+      );
 
   it('gives a byte-identical plan for the same input, every time', () => {
     fc.assert(
       fc.property(side(base), side(local), side(remote), (b, l, r) => {
-        const i = input({ base: b as BaseEntry[], local: l as LocalEntry[], remote: r as RemoteEntry[] });
+        const i = input({
+          base: b as BaseEntry[],
+          local: l as LocalEntry[],
+          remote: r as RemoteEntry[],
+        });
         const first = canonicalJson(reconcile(i));
         const again = canonicalJson(reconcile(structuredClone(i)));
         expect(again).toBe(first);

@@ -79,7 +79,13 @@ export async function applyOp(op: PlanOp, ctx: ExecutionContext): Promise<OpOutc
         return applied(op, [[op.path, { baseline: baselineOf(op.local!, op.remote!) }]]);
       case 'forget':
         return applied(op, [
-          [op.path, { baseline: null, tombstone: { side: 'both', hash: op.base?.hash ?? null, etag: op.base?.etag ?? null } }],
+          [
+            op.path,
+            {
+              baseline: null,
+              tombstone: { side: 'both', hash: op.base?.hash ?? null, etag: op.base?.etag ?? null },
+            },
+          ],
         ]);
       case 'conflict':
         return await conflict(op, ctx);
@@ -94,7 +100,11 @@ export async function applyOp(op: PlanOp, ctx: ExecutionContext): Promise<OpOutc
   }
 }
 
-function applied(op: PlanOp, effects: Array<[string, Effect]>, conflict?: ReportConflict): OpOutcome {
+function applied(
+  op: PlanOp,
+  effects: Array<[string, Effect]>,
+  conflict?: ReportConflict,
+): OpOutcome {
   const events: JournalEventInput[] = effects.map(([path, e]) => {
     const payload: OpAppliedPayload = { index: op.index, action: op.action };
     if (e.baseline !== undefined) payload.baseline = e.baseline;
@@ -197,12 +207,26 @@ async function deleteLocal(ctx: ExecutionContext, op: PlanOp): Promise<Effect> {
 async function conflict(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
   if (op.row === 'local-deleted-remote-changed') {
     const effect = await download(ctx, op.path, null, op.remote!);
-    const kept: KeptCopy[] = [{ side: 'remote', path: op.path, hash: effect.baseline?.hash ?? null, etag: effect.baseline?.etag ?? null }];
+    const kept: KeptCopy[] = [
+      {
+        side: 'remote',
+        path: op.path,
+        hash: effect.baseline?.hash ?? null,
+        etag: effect.baseline?.etag ?? null,
+      },
+    ];
     return withConflict(op, applied(op, [[op.path, effect]]), kept);
   }
   if (op.row === 'local-changed-remote-deleted') {
     const effect = await upload(ctx, op.path, op.local!, null);
-    const kept: KeptCopy[] = [{ side: 'local', path: op.path, hash: op.local!.hash ?? null, etag: effect.baseline?.etag ?? null }];
+    const kept: KeptCopy[] = [
+      {
+        side: 'local',
+        path: op.path,
+        hash: op.local!.hash ?? null,
+        etag: effect.baseline?.etag ?? null,
+      },
+    ];
     return withConflict(op, applied(op, [[op.path, effect]]), kept);
   }
 
@@ -222,27 +246,50 @@ async function conflict(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
     copyObject = await ctx.store.put(copyPath, bytes, { sha256: hash, ifNoneMatch: '*' });
   } catch (error) {
     // Kept remotely by an earlier, interrupted run: the same content is already there.
-    const there = error instanceof PreconditionFailedError ? await ctx.store.head(copyPath) : undefined;
+    const there =
+      error instanceof PreconditionFailedError ? await ctx.store.head(copyPath) : undefined;
     if (!there || there.sha256 !== hash) throw error;
     copyObject = there;
   }
   const canonical = await download(ctx, op.path, op.local!, op.remote!);
   const copyEffect: Effect = {
-    baseline: { hash, size: copyObject.size, etag: copyObject.etag, versionId: copyObject.versionId ?? null },
+    baseline: {
+      hash,
+      size: copyObject.size,
+      etag: copyObject.etag,
+      versionId: copyObject.versionId ?? null,
+    },
     manifest: manifestOf(ctx, copyStat, hash),
     listing: listingOf(copyObject, hash),
     up: copyObject.size,
   };
   const kept: KeptCopy[] = [
-    { side: 'remote', path: op.path, hash: canonical.baseline?.hash ?? null, etag: canonical.baseline?.etag ?? null },
+    {
+      side: 'remote',
+      path: op.path,
+      hash: canonical.baseline?.hash ?? null,
+      etag: canonical.baseline?.etag ?? null,
+    },
     { side: 'local', path: copyPath, hash, etag: copyObject.etag },
   ];
-  return withConflict(op, applied(op, [[op.path, canonical], [copyPath, copyEffect]]), kept);
+  return withConflict(
+    op,
+    applied(op, [
+      [op.path, canonical],
+      [copyPath, copyEffect],
+    ]),
+    kept,
+  );
 }
 
 function withConflict(op: PlanOp, outcome: OpOutcome, kept: KeptCopy[]): OpOutcome {
   if (outcome.status !== 'applied') return outcome;
-  outcome.events.push({ kind: 'conflict.recorded', run: 0, path: op.path, payload: { kind: op.row, kept } });
+  outcome.events.push({
+    kind: 'conflict.recorded',
+    run: 0,
+    path: op.path,
+    payload: { kind: op.row, kept },
+  });
   outcome.conflict = { path: op.path, kind: op.row, kept: kept.map((k) => k.path) };
   return outcome;
 }
@@ -269,7 +316,11 @@ async function keepRemoteVersion(
   path: string,
   remote: SideState,
 ): Promise<TombstonePayload> {
-  const kept: TombstonePayload = { side: 'remote', hash: remote.hash ?? null, etag: remote.etag ?? null };
+  const kept: TombstonePayload = {
+    side: 'remote',
+    hash: remote.hash ?? null,
+    etag: remote.etag ?? null,
+  };
   if (ctx.store.capabilities.versioning) return { ...kept, versionId: remote.versionId ?? null };
   const trashKey = `${ctx.remoteTrashPrefix}${ctx.run}/${path}`;
   if (ctx.store.copy) {
@@ -284,7 +335,11 @@ async function keepRemoteVersion(
 }
 
 /** Reads a whole file and checks it still has the hash the plan saw. */
-async function readVerified(ctx: ExecutionContext, path: string, hash: string): Promise<Uint8Array> {
+async function readVerified(
+  ctx: ExecutionContext,
+  path: string,
+  hash: string,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const state = ctx.hasher.create();
   for await (const chunk of ctx.tree.read(path)) {
@@ -292,7 +347,8 @@ async function readVerified(ctx: ExecutionContext, path: string, hash: string): 
     chunks.push(chunk);
   }
   const actual = state.digest();
-  if (actual !== hash) throw new PreconditionFailedError('local', path, 'its content changed since the scan');
+  if (actual !== hash)
+    throw new PreconditionFailedError('local', path, 'its content changed since the scan');
   return concat(chunks);
 }
 
@@ -326,7 +382,12 @@ async function* verifying(
 }
 
 function baselineOf(local: SideState, remote: SideState): BaselineEntry {
-  return { hash: local.hash!, size: local.size!, etag: remote.etag ?? null, versionId: remote.versionId ?? null };
+  return {
+    hash: local.hash!,
+    size: local.size!,
+    etag: remote.etag ?? null,
+    versionId: remote.versionId ?? null,
+  };
 }
 
 function listingOf(object: RemoteObject, sha256: string): ListingEntryPayload {

@@ -28,11 +28,13 @@ export async function identifyRemote(options: {
       limit(async () => {
         const L = local.get(object.path);
         const B = base.get(object.path);
-        const matters = L && !object.sha256 && (!B || (L.hash !== B.hash && object.etag !== B.etag));
+        const matters =
+          L && !object.sha256 && (!B || (L.hash !== B.hash && object.etag !== B.etag));
         if (!matters) return object;
         const head = await options.store.head(object.path);
         let sha256 = head?.sha256 ?? null;
-        if (!sha256 && head && head.size === L.size) sha256 = await hashObject(options, object.path);
+        if (!sha256 && head && head.size === L.size)
+          sha256 = await hashObject(options, object.path);
         if (!sha256 || !head) return object;
         const updated: ListedObject = {
           ...object,
@@ -50,7 +52,10 @@ export async function identifyRemote(options: {
   return { objects, deltas };
 }
 
-async function hashObject(options: { store: ObjectStore; hasher: Hasher }, key: string): Promise<string> {
+async function hashObject(
+  options: { store: ObjectStore; hasher: Hasher },
+  key: string,
+): Promise<string> {
   const { body } = await options.store.get(key);
   const state = options.hasher.create();
   for await (const chunk of body) state.update(chunk);

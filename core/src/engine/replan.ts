@@ -60,16 +60,35 @@ export async function replan(options: {
         kind: manifestByPath.has(path) ? 'scan.changed' : 'scan.added',
         run,
         path,
-        payload: { kind: 'file', size: stat.size, mtimeMs: stat.mtimeMs, hash, ino: stat.ino ?? null, ctimeMs: stat.ctimeMs ?? null, racy },
+        payload: {
+          kind: 'file',
+          size: stat.size,
+          mtimeMs: stat.mtimeMs,
+          hash,
+          ino: stat.ino ?? null,
+          ctimeMs: stat.ctimeMs ?? null,
+          racy,
+        },
       });
     } else if (manifestByPath.has(path)) {
       events.push({ kind: 'scan.removed', run, path, payload: {} });
     }
     const head = await store.head(path);
     if (head) {
-      const entry = { size: head.size, etag: head.etag, versionId: head.versionId ?? null, sha256: head.sha256 ?? null, lastModified: head.lastModified ?? null };
+      const entry = {
+        size: head.size,
+        etag: head.etag,
+        versionId: head.versionId ?? null,
+        sha256: head.sha256 ?? null,
+        lastModified: head.lastModified ?? null,
+      };
       remote.push({ path, ...entry });
-      events.push({ kind: listingByPath.has(path) ? 'listing.changed' : 'listing.added', run, path, payload: entry });
+      events.push({
+        kind: listingByPath.has(path) ? 'listing.changed' : 'listing.added',
+        run,
+        path,
+        payload: entry,
+      });
     } else if (listingByPath.has(path)) {
       events.push({ kind: 'listing.removed', run, path, payload: {} });
     }

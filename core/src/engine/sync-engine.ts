@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import { canonicalJson } from '../canonical-json.js';
 import type { JsonValue } from '../canonical-json.js';
+import { canonicalJson } from '../canonical-json.js';
 import type { JournalEventInput, OpAction } from '../journal/events.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
@@ -110,7 +110,12 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
       ...(excluded ? { excluded } : {}),
       onProgress: (p) => o.onProgress?.({ phase: 'scan', ...p }),
     }),
-    listStore({ store: o.store, hasher: o.hasher, previous: listing, ...(excluded ? { excluded } : {}) }),
+    listStore({
+      store: o.store,
+      hasher: o.hasher,
+      previous: listing,
+      ...(excluded ? { excluded } : {}),
+    }),
   ]);
   o.onProgress?.({ phase: 'list', objects: list.objects.length });
   await journal.append([
@@ -240,7 +245,12 @@ async function execute(
   for (let i = 0; i < runnable.length; i += CHUNK) {
     const chunk = runnable.slice(i, i + CHUNK);
     await journal.append(
-      chunk.map((op) => ({ kind: 'op.started', run, path: op.path, payload: { index: op.index, action: op.action } })),
+      chunk.map((op) => ({
+        kind: 'op.started',
+        run,
+        path: op.path,
+        payload: { index: op.index, action: op.action },
+      })),
     );
     const outcomes = await Promise.all(
       chunk.map((op) =>
@@ -269,7 +279,9 @@ function outcomeEvents(run: number, op: PlanOp, outcome: OpOutcome): JournalEven
     case 'applied':
       return outcome.events.map((e) => ({ ...e, run }) as JournalEventInput);
     case 'skipped':
-      return [{ kind: 'op.skipped', run, path: op.path, payload: { ...ref, reason: outcome.reason } }];
+      return [
+        { kind: 'op.skipped', run, path: op.path, payload: { ...ref, reason: outcome.reason } },
+      ];
     case 'failed':
       return [{ kind: 'op.failed', run, path: op.path, payload: { ...ref, error: outcome.error } }];
   }

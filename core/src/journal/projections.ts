@@ -206,14 +206,22 @@ export function foldEvent(event: JournalEvent, context: FoldContext): Projection
     case 'scan.added':
     case 'scan.changed':
       return [
-        { table: 'manifest', op: 'put', row: manifestRow(pairId, needPath(), event.run, event.payload) },
+        {
+          table: 'manifest',
+          op: 'put',
+          row: manifestRow(pairId, needPath(), event.run, event.payload),
+        },
       ];
     case 'scan.removed':
       return [{ table: 'manifest', op: 'delete', key: [pairId, needPath()] }];
     case 'listing.added':
     case 'listing.changed':
       return [
-        { table: 'listing', op: 'put', row: listingRow(pairId, needPath(), event.run, event.payload) },
+        {
+          table: 'listing',
+          op: 'put',
+          row: listingRow(pairId, needPath(), event.run, event.payload),
+        },
       ];
     case 'listing.removed':
       return [{ table: 'listing', op: 'delete', key: [pairId, needPath()] }];
@@ -241,12 +249,20 @@ export function foldEvent(event: JournalEvent, context: FoldContext): Projection
       if (p.manifest === null) {
         changes.push({ table: 'manifest', op: 'delete', key: [pairId, where] });
       } else if (p.manifest !== undefined) {
-        changes.push({ table: 'manifest', op: 'put', row: manifestRow(pairId, where, event.run, p.manifest) });
+        changes.push({
+          table: 'manifest',
+          op: 'put',
+          row: manifestRow(pairId, where, event.run, p.manifest),
+        });
       }
       if (p.listing === null) {
         changes.push({ table: 'listing', op: 'delete', key: [pairId, where] });
       } else if (p.listing !== undefined) {
-        changes.push({ table: 'listing', op: 'put', row: listingRow(pairId, where, event.run, p.listing) });
+        changes.push({
+          table: 'listing',
+          op: 'put',
+          row: listingRow(pairId, where, event.run, p.listing),
+        });
       }
       if (p.tombstone) {
         const t = p.tombstone;

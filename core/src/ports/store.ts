@@ -71,7 +71,7 @@ export interface StoreCapabilities {
 export interface RemoteObject {
   key: string;
   size: number;
-  /** Changes whenever the content or the object is rewritten. */
+  /** Changes whenever the content changes (S3 derives it from the bytes, so a rewrite of the same bytes may keep it). */
   etag: string;
   versionId?: string | null;
   /** The content SHA-256 where the store has it (always after our own put; not in S3 listings). */

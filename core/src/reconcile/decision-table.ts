@@ -7,13 +7,28 @@ import type { OpAction } from '../journal/events.js';
  */
 export const DECISION_TABLE = {
   'local-new': { action: 'upload', why: 'new locally; nothing at this key remotely' },
-  'local-changed': { action: 'upload', why: 'changed locally; unchanged remotely since the last sync' },
+  'local-changed': {
+    action: 'upload',
+    why: 'changed locally; unchanged remotely since the last sync',
+  },
   'remote-new': { action: 'download', why: 'new remotely; nothing at this path locally' },
-  'remote-changed': { action: 'download', why: 'changed remotely; unchanged locally since the last sync' },
-  'local-deleted': { action: 'delete-remote', why: 'deleted locally; unchanged remotely since the last sync' },
-  'remote-deleted': { action: 'delete-local', why: 'deleted remotely; unchanged locally since the last sync' },
+  'remote-changed': {
+    action: 'download',
+    why: 'changed remotely; unchanged locally since the last sync',
+  },
+  'local-deleted': {
+    action: 'delete-remote',
+    why: 'deleted locally; unchanged remotely since the last sync',
+  },
+  'remote-deleted': {
+    action: 'delete-local',
+    why: 'deleted remotely; unchanged locally since the last sync',
+  },
   'both-changed-same': { action: 'adopt', why: 'changed on both sides to the same content' },
-  'both-changed': { action: 'conflict', why: 'changed differently on both sides: both versions are kept' },
+  'both-changed': {
+    action: 'conflict',
+    why: 'changed differently on both sides: both versions are kept',
+  },
   'local-deleted-remote-changed': {
     action: 'conflict',
     why: 'deleted locally but changed remotely: the remote edit is restored locally',
@@ -24,7 +39,10 @@ export const DECISION_TABLE = {
   },
   'both-deleted': { action: 'forget', why: 'deleted on both sides' },
   'both-new-same': { action: 'adopt', why: 'new on both sides with the same content' },
-  'both-new-different': { action: 'conflict', why: 'new on both sides with different content: both are kept' },
+  'both-new-different': {
+    action: 'conflict',
+    why: 'new on both sides with different content: both are kept',
+  },
   'remote-touched': { action: 'adopt', why: 'rewritten remotely with the same content' },
   'local-unknown': { action: 'skip', why: 'the local folder holding it could not be read' },
   'remote-unknown': { action: 'skip', why: 'the remote listing did not reach this key' },

@@ -73,7 +73,9 @@ export function checkGuards(input: GuardInput): GuardResult {
       paths: deleteLocal.map((o) => o.path),
     });
   } else {
-    verdicts.push(incompleteVerdict('incomplete-listing', input.listingComplete, plan, 'remote-unknown'));
+    verdicts.push(
+      incompleteVerdict('incomplete-listing', input.listingComplete, plan, 'remote-unknown'),
+    );
   }
 
   const emptyLocal = input.scanComplete && input.localCount === 0 && deleteRemote.length > 0;

@@ -78,18 +78,25 @@ export interface Plan {
  * lists together, one path at a time, and applies the decision table.
  */
 export function reconcile(input: ReconcileInput): Plan {
-  for (const [name, list] of [['base', input.base], ['local', input.local], ['remote', input.remote]] as const) {
+  for (const [name, list] of [
+    ['base', input.base],
+    ['local', input.local],
+    ['remote', input.remote],
+  ] as const) {
     for (let i = 1; i < list.length; i++) {
       // A merge-walk over unsorted lists would pair the wrong states, and could delete.
       if (comparePaths(list[i - 1]!.path, list[i]!.path) >= 0) {
-        throw new Error(`reconcile: ${name} must be sorted by comparePaths with unique paths (${list[i]!.path})`);
+        throw new Error(
+          `reconcile: ${name} must be sorted by comparePaths with unique paths (${list[i]!.path})`,
+        );
       }
     }
   }
   const ops: PlanOp[] = [];
   const excludedWithBase: string[] = [];
   const taken = new Set<string>();
-  for (const list of [input.base, input.local, input.remote]) for (const e of list) taken.add(e.path);
+  for (const list of [input.base, input.local, input.remote])
+    for (const e of list) taken.add(e.path);
   for (const p of input.reserved ?? []) taken.add(p);
   const localHash = new Map(input.local.map((e) => [e.path, e.hash]));
   const collisions = input.caseInsensitive ? caseCollisions(taken) : new Set<string>();
@@ -224,7 +231,8 @@ function existingConflictCopy(
   const prefix = probe.slice(0, cut);
   const ext = probe.slice(cut + '19700101T000000'.length);
   for (const [candidate, h] of localHash) {
-    if (h === hash && candidate.startsWith(prefix) && candidate.endsWith(ext) && candidate !== path) return candidate;
+    if (h === hash && candidate.startsWith(prefix) && candidate.endsWith(ext) && candidate !== path)
+      return candidate;
   }
   return undefined;
 }
@@ -247,7 +255,8 @@ function side(e: BaseEntry | LocalEntry | RemoteEntry): SideState {
 
 function minPath(...paths: Array<string | undefined>): string {
   let min: string | undefined;
-  for (const p of paths) if (p !== undefined && (min === undefined || comparePaths(p, min) < 0)) min = p;
+  for (const p of paths)
+    if (p !== undefined && (min === undefined || comparePaths(p, min) < 0)) min = p;
   return min as string;
 }
 

@@ -58,7 +58,10 @@ export async function listStore(options: {
       page = await store.list(cursor);
     } catch (error) {
       errors.push({
-        code: (error as { code?: string; name?: string }).code ?? (error as Error).name ?? 'list-failed',
+        code:
+          (error as { code?: string; name?: string }).code ??
+          (error as Error).name ??
+          'list-failed',
         message: `listing page ${pages + 1} failed: ${(error as Error).message}`,
       });
       break;
@@ -107,7 +110,10 @@ function toListed(object: RemoteObject, prev: ListingRow | undefined): ListedObj
 }
 
 /** Deltas between two sorted listings. */
-export function diffListing(previous: readonly ListingRow[], objects: readonly ListedObject[]): ListingDelta[] {
+export function diffListing(
+  previous: readonly ListingRow[],
+  objects: readonly ListedObject[],
+): ListingDelta[] {
   const deltas: ListingDelta[] = [];
   let i = 0;
   let j = 0;

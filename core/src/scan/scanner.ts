@@ -98,11 +98,11 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
   }
 
   // Rows under what could not be read stay as they were: unknown is not deleted.
-  const unknown = (path: string) =>
-    unreadable.some((u) => path === u || path.startsWith(`${u}/`));
+  const unknown = (path: string) => unreadable.some((u) => path === u || path.startsWith(`${u}/`));
   if (unreadable.length > 0) {
     for (const row of previous) {
-      if (unknown(row.path) && !options.excluded?.(row.path)) files.push(toFile(row.path, row, row.hash, row.racy ?? false));
+      if (unknown(row.path) && !options.excluded?.(row.path))
+        files.push(toFile(row.path, row, row.hash, row.racy ?? false));
     }
     files.sort((a, b) => comparePaths(a.path, b.path));
   }
@@ -148,14 +148,20 @@ async function hashStable(
       return { error: { code, message: (error as Error).message } };
     }
     const after = await tree.stat(path);
-    if (!after) return { error: { code: 'vanished', message: `${path} disappeared while it was read` } };
+    if (!after)
+      return { error: { code: 'vanished', message: `${path} disappeared while it was read` } };
     if (after.size === stat.size && after.mtimeMs === stat.mtimeMs) return { hash, stat: after };
     stat = after;
   }
   return { error: { code: 'changing', message: `${path} kept changing while it was read` } };
 }
 
-function toFile(path: string, stat: FileStat | ManifestRow, hash: string, racy: boolean): ScannedFile {
+function toFile(
+  path: string,
+  stat: FileStat | ManifestRow,
+  hash: string,
+  racy: boolean,
+): ScannedFile {
   return {
     path,
     kind: 'file',
@@ -169,7 +175,10 @@ function toFile(path: string, stat: FileStat | ManifestRow, hash: string, racy: 
 }
 
 /** Deltas between two sorted manifests. */
-export function diffManifest(previous: readonly ManifestRow[], files: readonly ScannedFile[]): ScanDelta[] {
+export function diffManifest(
+  previous: readonly ManifestRow[],
+  files: readonly ScannedFile[],
+): ScanDelta[] {
   const deltas: ScanDelta[] = [];
   let i = 0;
   let j = 0;
@@ -184,7 +193,8 @@ export function diffManifest(previous: readonly ManifestRow[], files: readonly S
       deltas.push({ kind: 'scan.added', path: f!.path, payload: payloadOf(f!) });
       j++;
     } else {
-      if (!sameEntry(p!, f!)) deltas.push({ kind: 'scan.changed', path: f!.path, payload: payloadOf(f!) });
+      if (!sameEntry(p!, f!))
+        deltas.push({ kind: 'scan.changed', path: f!.path, payload: payloadOf(f!) });
       i++;
       j++;
     }

@@ -1,2 +1,2 @@
-export * from './fixtures.js';
+export { emptyReport, hex, runStart, sampleRun, scanEntry } from '@syncjournal/core/testing';
 export * from './journal-tests.js';

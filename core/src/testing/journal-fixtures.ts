@@ -1,4 +1,5 @@
-import type { JournalEventInput, RunReport, ScanEntryPayload } from '@syncjournal/core';
+import type { JournalEventInput, ScanEntryPayload } from '../journal/events.js';
+import type { RunReport } from '../report.js';
 
 /** A manifest entry payload with plausible values; `seed` varies the content. */
 export function scanEntry(seed: number, extra: Partial<ScanEntryPayload> = {}): ScanEntryPayload {
