@@ -202,11 +202,13 @@ describe('safety guards, end to end', () => {
     const { report } = await a.sync();
     expect(report.blocked?.guard).toBe('incomplete-scan');
     expect(bucket(store)).toEqual({ 'private/a.md': 'secret', 'b.md': 'b' });
-    // With nothing to delete, the same incomplete scan still lets other changes through.
+    // With nothing to delete, the same incomplete scan still lets other changes through,
+    // and the run says it did not get everything.
     a.write('b.md', 'b');
     a.write('c.md', 'c');
     const ok = await a.sync();
-    expect(ok.report).toMatchObject({ status: 'in-sync', uploaded: 1, deletedRemote: 0 });
+    expect(ok.report).toMatchObject({ status: 'failed', uploaded: 1, deletedRemote: 0 });
+    expect(ok.report.errors).toMatchObject([{ path: 'private', code: 'EACCES' }]);
     expect(ok.report.guards.find((g) => g.guard === 'incomplete-scan')?.verdict).toBe('limited');
   });
 

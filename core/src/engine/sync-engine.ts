@@ -376,9 +376,13 @@ class Tally {
     guards: GuardVerdict[],
     durationMs: number,
   ): RunReport {
+    // Anything left undone — a failed op, a path skipped because a side could not be
+    // seen, a folder or page that could not be read — means the pair is not in sync.
     const status: RunStatus = blocked
       ? 'blocked'
-      : this.failed > 0 || this.errors.some((e) => e.code === 'changed-during-sync')
+      : this.failed > 0 ||
+          this.errors.length > 0 ||
+          this.skipped.some((op) => op.row !== 'unsafe-key')
         ? 'failed'
         : this.conflicts.length > 0
           ? 'conflicts'
