@@ -1,3 +1,5 @@
 export * from './node-hasher.js';
 export * from './open-journal.js';
 export * from './pid-lock.js';
+export * from './folder-store.js';
+export * from './node-tree.js';

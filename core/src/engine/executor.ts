@@ -326,10 +326,14 @@ async function keepRemoteVersion(
   if (ctx.store.copy) {
     await ctx.store.copy(path, trashKey);
   } else {
-    const { object, body } = await ctx.store.get(path);
+    const { body } = await ctx.store.get(path);
     const chunks: Uint8Array[] = [];
-    for await (const chunk of body) chunks.push(chunk);
-    await ctx.store.put(trashKey, concat(chunks), { sha256: object.sha256 ?? remote.hash ?? '' });
+    const state = ctx.hasher.create();
+    for await (const chunk of body) {
+      state.update(chunk);
+      chunks.push(chunk);
+    }
+    await ctx.store.put(trashKey, concat(chunks), { sha256: state.digest() });
   }
   return { ...kept, trash: trashKey };
 }

@@ -1,0 +1,146 @@
+import type { PostgresJournal } from '@syncjournal/journal-schema';
+import { JournalLockedError, type ListingCompletedPayload } from '@syncjournal/core';
+import { openJournal } from '../../open-journal.js';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../open-pair.js';
+import { formatReport, type Output } from '../output.js';
+import { StateDir } from '../state-dir.js';
+import { PairLockedError } from './sync.js';
+
+/** Opens the state dir's journal for a read-only command. */
+async function withJournal<T>(stateDir: string | undefined, fn: (journal: PostgresJournal, state: StateDir) => Promise<T>): Promise<T> {
+  const state = await StateDir.open(StateDir.locate(stateDir));
+  const journal = await openJournal(state.journalDir).catch((error: unknown) => {
+    if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
+    throw error;
+  });
+  try {
+    return await fn(journal, state);
+  } finally {
+    await journal.close();
+  }
+}
+
+/** `syncjournal status`: each pair, its last run, what its store can do, open conflicts. */
+export async function statusCommand(flags: { stateDir?: string }, output: Output): Promise<number> {
+  return withJournal(flags.stateDir, async (journal, state) => {
+    const pairs = [];
+    for (const pair of state.config.pairs) {
+      const [last] = await journal.runs({ pairId: pair.id, limit: 1 });
+      const [listing] = (await journal.events({ pairId: pair.id, kinds: ['listing.completed'] })).slice(-1);
+      const conflicts = await journal.conflicts(pair.id, 'open');
+      const capabilities = (listing?.payload as ListingCompletedPayload | undefined)?.capabilities ?? null;
+      pairs.push({
+        id: pair.id,
+        local: pair.local,
+        remote: pair.remote,
+        lastRun: last ? { run: last.run, status: last.status, at: last.completedAt ?? last.startedAt } : null,
+        capabilities,
+        openConflicts: conflicts.map((c) => c.path),
+        files: (await journal.baseline(pair.id)).length,
+      });
+    }
+    if (output.json) {
+      output.out(JSON.stringify({ clientId: state.config.clientId, stateDir: state.root, pairs }));
+      return EXIT.inSync;
+    }
+    output.out(`client ${state.config.clientId} · state ${state.root}`);
+    if (pairs.length === 0) output.out('  no pairs yet: syncjournal sync <local> <remote>');
+    for (const p of pairs) {
+      output.out(`${p.local} ⇄ ${p.remote} (${p.id})`);
+      output.out(`  ${p.files} file(s) in sync; last run ${p.lastRun ? `${p.lastRun.run}: ${p.lastRun.status} at ${p.lastRun.at}` : 'never'}`);
+      if (p.capabilities) {
+        const c = p.capabilities;
+        output.out(`  store: conditional writes ${c.conditionalWrites ? 'yes' : 'no'}, versioning ${c.versioning ? 'yes' : 'no'}, snapshots ${c.snapshots ? 'yes' : 'no'}`);
+      }
+      if (p.openConflicts.length) output.out(`  open conflicts: ${p.openConflicts.join(', ')}`);
+    }
+    return EXIT.inSync;
+  });
+}
+
+/** `syncjournal history`: runs, newest first. */
+export async function historyCommand(flags: { stateDir?: string; limit?: string }, output: Output): Promise<number> {
+  return withJournal(flags.stateDir, async (journal, state) => {
+    const limit = flags.limit ? Number(flags.limit) : 20;
+    const runs = await journal.runs({ clientId: state.config.clientId, limit });
+    if (output.json) {
+      output.out(JSON.stringify({ runs }));
+      return EXIT.inSync;
+    }
+    for (const run of runs) {
+      const report = (await journal.report(run.run))?.report;
+      const counts = report
+        ? `↑${report.uploaded} ↓${report.downloaded} ✕${report.deletedLocal + report.deletedRemote} =${report.adopted} !${report.conflicts.length}`
+        : '';
+      output.out(`${String(run.run).padStart(5)}  ${run.startedAt}  ${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`);
+    }
+    return EXIT.inSync;
+  });
+}
+
+/** `syncjournal report <run>`: one run's report. */
+export async function reportCommand(run: string, flags: { stateDir?: string }, output: Output): Promise<number> {
+  const n = Number(run);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`A run is a positive number, not "${run}".`);
+  return withJournal(flags.stateDir, async (journal) => {
+    const row = await journal.report(n);
+    if (!row) throw new UsageError(`There is no finished run ${n} in this journal; see syncjournal history.`);
+    if (output.json) output.out(JSON.stringify(row.report));
+    else {
+      const [runRow] = (await journal.runs()).filter((r) => r.run === n);
+      for (const line of formatReport(row.report, `run ${n}: ${runRow?.local} ⇄ ${runRow?.remote}`)) output.out(line);
+    }
+    return EXIT.inSync;
+  });
+}
+
+/** `syncjournal conflicts`: open conflicts of every pair, with where each version is kept. */
+export async function conflictsCommand(flags: { stateDir?: string }, output: Output): Promise<number> {
+  return withJournal(flags.stateDir, async (journal, state) => {
+    const all = [];
+    for (const pair of state.config.pairs) {
+      for (const c of await journal.conflicts(pair.id, 'open')) all.push({ pair: pair.id, ...c });
+    }
+    if (output.json) output.out(JSON.stringify({ conflicts: all }));
+    else if (all.length === 0) output.out('no open conflicts');
+    else for (const c of all) output.out(`${c.path} (${c.kind}, run ${c.run}): ${c.kept.map((k) => `${k.side} → ${k.path}`).join(', ')}`);
+    return EXIT.inSync;
+  });
+}
+
+/** `syncjournal journal verify|rebuild|export`. */
+export async function journalCommand(action: string, flags: { stateDir?: string }, output: Output): Promise<number> {
+  return withJournal(flags.stateDir, async (journal) => {
+    if (action === 'verify') {
+      const result = await journal.verify();
+      if (output.json) output.out(JSON.stringify(result));
+      else if (result.ok) output.out(`the hash chain of ${result.events} events verifies; head ${result.head.hash.slice(0, 16)}…`);
+      else output.out(`event ${result.firstBad.seq} is bad (${result.firstBad.reason}): ${result.firstBad.detail}. ${result.events} events before it verify.`);
+      return result.ok ? EXIT.inSync : EXIT.failed;
+    }
+    if (action === 'rebuild') {
+      const result = await journal.rebuild();
+      if (output.json) output.out(JSON.stringify(result));
+      else {
+        output.out(`rebuilt every projection from ${result.events} events: ${result.matched ? 'they matched the live tables' : 'some differed and were repaired'}`);
+        for (const [table, t] of Object.entries(result.tables)) {
+          if (!t.matched) output.out(`  ${table}: ${t.rowsBefore} rows before, ${t.rowsAfter} after`);
+        }
+      }
+      return EXIT.inSync;
+    }
+    if (action === 'export') {
+      // One event per line (NDJSON), paged so a long journal never sits in memory.
+      let after = 0;
+      for (;;) {
+        const page = await journal.events({ afterSeq: after, limit: 5000 });
+        for (const event of page) output.out(JSON.stringify(event));
+        if (page.length < 5000) break;
+        after = page[page.length - 1]!.seq;
+      }
+      return EXIT.inSync;
+    }
+    throw new UsageError(`journal ${action}: use verify, rebuild or export.`);
+  });
+}

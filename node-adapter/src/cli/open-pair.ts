@@ -1,0 +1,102 @@
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ObjectStore, PairFilter } from '@syncjournal/core';
+import { SyncJournalError } from '@syncjournal/core';
+import ignore from 'ignore';
+import { FolderStore } from '../folder-store.js';
+import { NodeTree } from '../node-tree.js';
+import { S3Store } from '../s3-store.js';
+import type { PairConfig, StateDir } from './state-dir.js';
+
+/** A usage error: exit code 2, and no stack trace. */
+export class UsageError extends SyncJournalError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+/** The remote as a URL: `s3://…` stays; a path or `file://` URL becomes an absolute `file://` URL. */
+export function normalizeRemote(remote: string): string {
+  if (remote.startsWith('s3://')) return remote.replace(/\/+$/, '');
+  if (remote.startsWith('file://')) return pathToFileURL(fileURLToPath(remote)).href;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) {
+    throw new UsageError(`${remote} is not a remote syncjournal knows: use s3://bucket/prefix, file:///dir or a folder path.`);
+  }
+  return pathToFileURL(resolve(remote)).href;
+}
+
+/** The local root as an absolute path. */
+export function normalizeLocal(local: string): string {
+  if (local.startsWith('file://')) return fileURLToPath(local);
+  return isAbsolute(local) ? resolve(local) : resolve(process.cwd(), local);
+}
+
+/**
+ * Refuses a pair whose local root, state dir and folder bucket contain one another:
+ * a sync into itself loops forever, as the seeds found with a mount inside a sync folder.
+ */
+export async function refuseNesting(pair: PairConfig, state: StateDir): Promise<void> {
+  const places: Array<[string, string]> = [
+    ['the local folder', await real(pair.local)],
+    ['the state dir', await real(state.root)],
+  ];
+  if (pair.remote.startsWith('file://')) places.push(['the folder bucket', await real(fileURLToPath(pair.remote))]);
+  for (const [nameA, a] of places) {
+    for (const [nameB, b] of places) {
+      if (nameA !== nameB && (a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`))) {
+        throw new UsageError(
+          `${nameA} (${a}) is inside ${nameB} (${b}): a sync into itself would loop forever. Nothing was changed. Choose places that do not contain one another.`,
+        );
+      }
+    }
+  }
+}
+
+async function real(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Opens the pair's local tree and remote store. */
+export async function openSides(
+  pair: PairConfig,
+  state: StateDir,
+  created: boolean,
+): Promise<{ tree: NodeTree; store: ObjectStore }> {
+  const tree = await NodeTree.open({ root: pair.local, trashDir: state.trashDir(pair.id) });
+  let store: ObjectStore;
+  if (pair.remote.startsWith('s3://')) {
+    const s3 = await S3Store.fromUrl(pair.remote);
+    await s3.detectCapabilities();
+    store = s3;
+  } else {
+    // A new pair may create its bucket folder; a remembered one whose folder is gone is
+    // refused (an unmounted disk must not read as an empty bucket).
+    store = await FolderStore.open({ root: fileURLToPath(pair.remote), create: created });
+  }
+  return { tree, store };
+}
+
+/** The pair's filters: exclude globs, an ignore file (gitignore syntax), include globs. */
+export async function filterFor(pair: PairConfig): Promise<PairFilter | undefined> {
+  const excludes = [...(pair.exclude ?? [])];
+  if (pair.ignoreFile) {
+    try {
+      excludes.push(...(await readFile(pair.ignoreFile, 'utf8')).split(/\r?\n/));
+    } catch (error) {
+      throw new UsageError(`The ignore file ${pair.ignoreFile} could not be read (${(error as Error).message}).`);
+    }
+  }
+  const includes = pair.include ?? [];
+  if (excludes.length === 0 && includes.length === 0) return undefined;
+  const exclude = ignore().add(excludes);
+  const include = ignore().add(includes);
+  return {
+    spec: { exclude: excludes.filter((l) => l.trim() && !l.startsWith('#')), include: includes },
+    excluded: (path) => exclude.ignores(path) || (includes.length > 0 && !include.ignores(path)),
+  };
+}

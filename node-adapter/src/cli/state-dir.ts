@@ -1,0 +1,107 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { SafetyProfile } from '@syncjournal/core';
+import { SyncJournalError } from '@syncjournal/core';
+
+/** A remembered pair and the options that shape its plans. */
+export interface PairConfig {
+  id: string;
+  /** Absolute local root. */
+  local: string;
+  /** The remote as a URL: `file:///abs/dir` or `s3://bucket/prefix`. */
+  remote: string;
+  profile?: SafetyProfile;
+  exclude?: string[];
+  include?: string[];
+  ignoreFile?: string;
+  conflict?: string;
+  createdAt: string;
+}
+
+/** config.json in the state dir. */
+export interface StateConfig {
+  version: 1;
+  clientId: string;
+  pairs: PairConfig[];
+}
+
+/**
+ * The state directory: config, the PGlite journal, the local trash and the locks.
+ * Nothing syncjournal keeps is ever written into a synced folder.
+ */
+export class StateDir {
+  private constructor(
+    readonly root: string,
+    public config: StateConfig,
+  ) {}
+
+  /** `--state-dir`, else SYNCJOURNAL_HOME, else ~/.syncjournal. */
+  static locate(flag?: string): string {
+    return resolve(flag ?? process.env.SYNCJOURNAL_HOME ?? join(homedir(), '.syncjournal'));
+  }
+
+  /** Opens (creating on first use) the state dir; a client id is generated once. */
+  static async open(root: string): Promise<StateDir> {
+    await mkdir(root, { recursive: true });
+    let config: StateConfig;
+    try {
+      config = JSON.parse(await readFile(join(root, 'config.json'), 'utf8')) as StateConfig;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOENT') {
+        throw new SyncJournalError(
+          'state-unreadable',
+          `${join(root, 'config.json')} could not be read (${(error as Error).message}). Nothing was changed. Fix or move that file, then try again.`,
+        );
+      }
+      config = { version: 1, clientId: newClientId(), pairs: [] };
+    }
+    const state = new StateDir(root, config);
+    await state.save();
+    return state;
+  }
+
+  get journalDir(): string {
+    return join(this.root, 'journal');
+  }
+
+  trashDir(pairId: string): string {
+    return join(this.root, 'trash', pairId);
+  }
+
+  lockPath(pairId: string): string {
+    return join(this.root, 'locks', `${pairId}.lock`);
+  }
+
+  /** The pair for this local root and remote, remembered on first use (`created`). */
+  async pairFor(
+    local: string,
+    remote: string,
+    options: Partial<PairConfig>,
+  ): Promise<{ pair: PairConfig; created: boolean }> {
+    let pair = this.config.pairs.find((p) => p.local === local && p.remote === remote);
+    const created = !pair;
+    if (!pair) {
+      pair = { id: `pair-${randomBytes(4).toString('hex')}`, local, remote, createdAt: new Date().toISOString() };
+      this.config.pairs.push(pair);
+    }
+    for (const [key, value] of Object.entries(options)) {
+      if (value !== undefined) (pair as unknown as Record<string, unknown>)[key] = value;
+    }
+    await this.save();
+    return { pair, created };
+  }
+
+  async save(): Promise<void> {
+    await mkdir(join(this.root, 'locks'), { recursive: true });
+    const file = join(this.root, 'config.json');
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, `${JSON.stringify(this.config, null, 2)}\n`);
+    await rename(temp, file);
+  }
+}
+
+function newClientId(): string {
+  return process.env.SYNCJOURNAL_CLIENT_ID ?? randomUUID().slice(0, 8);
+}

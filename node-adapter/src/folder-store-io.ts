@@ -1,0 +1,132 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type * as fsPromises from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BodySource } from '@syncjournal/core';
+import { SyncJournalError } from '@syncjournal/core';
+
+/**
+ * The part of `node:fs/promises` a folder bucket uses. Tests pass a wrapper around the
+ * real module to inject the failures a root user cannot provoke with permissions
+ * (an unreadable directory); everything else goes to the real filesystem.
+ */
+export type FolderStoreFs = Pick<
+  typeof fsPromises,
+  | 'lstat'
+  | 'mkdir'
+  | 'open'
+  | 'readFile'
+  | 'readdir'
+  | 'realpath'
+  | 'rename'
+  | 'rm'
+  | 'rmdir'
+  | 'stat'
+  | 'unlink'
+  | 'writeFile'
+>;
+
+/** Bytes per chunk when reading an object. */
+export const CHUNK_SIZE = 64 * 1024;
+
+/** A file written to the store's temp dir, with what was actually written. */
+export interface TempFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** A fresh, unpredictable file name under `dir`. */
+export function tempPath(dir: string): string {
+  return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+}
+
+/**
+ * Streams `body` into a new temp file under `tmpDir`, hashing what is written, and
+ * flushes it to disk. On any failure the temp file is removed.
+ */
+export async function writeTemp(
+  fs: FolderStoreFs,
+  tmpDir: string,
+  body: BodySource | AsyncIterable<Uint8Array>,
+): Promise<TempFile> {
+  await fs.mkdir(tmpDir, { recursive: true });
+  const path = tempPath(tmpDir);
+  const hash = createHash('sha256');
+  let size = 0;
+  const handle = await fs.open(path, 'wx');
+  try {
+    try {
+      const chunks = body instanceof Uint8Array ? [body] : 'open' in body ? body.open() : body;
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+        await writeAll(handle, chunk);
+      }
+      if (!(body instanceof Uint8Array) && 'open' in body && size !== body.size) {
+        throw new SyncJournalError(
+          'incomplete-body',
+          `The upload body had ${size} bytes where ${body.size} were declared. Nothing was written.`,
+          { declared: body.size, actual: size },
+        );
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await removeQuietly(fs, path);
+    throw error;
+  }
+  return { path, size, sha256: hash.digest('hex') };
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Reads an open file from the start in {@link CHUNK_SIZE} chunks, closing it at the end or on break. */
+export async function* readChunks(handle: FileHandle): AsyncGenerator<Uint8Array> {
+  try {
+    let position = 0;
+    for (;;) {
+      const buffer = new Uint8Array(CHUNK_SIZE);
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK_SIZE, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield bytesRead === CHUNK_SIZE ? buffer : buffer.slice(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes a file, ignoring only that it is already gone. */
+export async function removeQuietly(fs: FolderStoreFs, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+}
+
+/** Flushes a directory's entries (a rename into it) to disk where the platform allows it. */
+export async function syncDir(fs: FolderStoreFs, dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** True when `error` is a Node system error with one of `codes`. */
+export function isErrno(error: unknown, ...codes: string[]): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && codes.includes(code);
+}

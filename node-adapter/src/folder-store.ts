@@ -1,0 +1,371 @@
+import type { Stats } from 'node:fs';
+import * as nodeFs from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type BodySource,
+  type ListPage,
+  NotFoundError,
+  type ObjectStore,
+  PreconditionFailedError,
+  type PutOptions,
+  type RemoteObject,
+  type StoreCapabilities,
+  SyncJournalError,
+} from '@syncjournal/core';
+import {
+  type FolderStoreFs,
+  isErrno,
+  readChunks,
+  removeQuietly,
+  syncDir,
+  type TempFile,
+  writeTemp,
+} from './folder-store-io.js';
+import { assertSafeKey, assertWritableKey, STORE_DIR, unquoteEtag } from './folder-store-keys.js';
+import { BucketWriteLock } from './folder-store-lock.js';
+import {
+  contentEtag,
+  type FileIdentity,
+  objectOf,
+  readSidecar,
+  removeSidecar,
+  type Sidecar,
+  writeSidecar,
+} from './folder-store-meta.js';
+import {
+  currentFile,
+  dataPath,
+  keyConflict,
+  makeParents,
+  pruneEmptyParents,
+  sweepTemp,
+} from './folder-store-paths.js';
+import { DirCache, isVanished, keysAfter, mapLimit } from './folder-store-walk.js';
+
+export type { FolderStoreFs } from './folder-store-io.js';
+export { BucketLockedError } from './folder-store-lock.js';
+
+/** Options of {@link FolderStore.open}. */
+export interface FolderStoreOptions {
+  /** The bucket folder: a path (relative to the working directory) or a `file:` URL. */
+  root: string | URL;
+  /** Objects per listing page (default 1000, as S3). */
+  pageSize?: number;
+  /**
+   * Create the bucket folder when it is missing (default false). Off, a missing folder
+   * is refused, so an unmounted drive is never mistaken for an empty bucket.
+   */
+  create?: boolean;
+  /** How long a write waits for another process's write lock (default 10 s). */
+  lockTimeoutMs?: number;
+  /** The filesystem; `node:fs/promises` unless a test injects failures. */
+  fs?: FolderStoreFs;
+}
+
+const TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A plain folder acting as an S3-like bucket: each object is the file `<root>/<key>`,
+ * so the bucket can be browsed and backed up like any folder.
+ *
+ * What a put recorded (the content SHA-256, the ETag) sits in sidecar records under
+ * `<root>/.syncjournal/meta/`, believed only while the data file keeps the size,
+ * mtime and inode it had when written; a file added or edited by hand is reported
+ * with `sha256: null` and an ETag derived from its stat. Writes land by rename from
+ * `<root>/.syncjournal/tmp/`, and the check-and-rename step of every write holds a
+ * bucket-wide lock, so conditional writes hold between processes on one machine
+ * (not between machines sharing the folder over a network filesystem).
+ *
+ * Durability: a put or copy that returned is on disk (the data is flushed before the
+ * rename, the directory after it). Keys that the folder cannot hold — one key that is
+ * a folder of another (`a` and `a/b`) — are refused with `key-conflict`.
+ */
+export class FolderStore implements ObjectStore {
+  readonly capabilities: StoreCapabilities = {
+    conditionalWrites: true,
+    versioning: false,
+    snapshots: false,
+  };
+  readonly #fs: FolderStoreFs;
+  readonly #pageSize: number;
+  readonly #metaDir: string;
+  readonly #tmpDir: string;
+  readonly #lock: BucketWriteLock;
+  readonly #dirs = new DirCache();
+
+  private constructor(
+    /** The bucket folder, as an absolute path with symbolic links resolved. */
+    readonly root: string,
+    options: FolderStoreOptions,
+    fs: FolderStoreFs,
+  ) {
+    this.#fs = fs;
+    this.#pageSize = options.pageSize ?? 1000;
+    if (!(this.#pageSize >= 1)) throw new RangeError('pageSize must be at least 1');
+    this.#metaDir = join(root, STORE_DIR, 'meta');
+    this.#tmpDir = join(root, STORE_DIR, 'tmp');
+    this.#lock = new BucketWriteLock(
+      fs,
+      join(root, STORE_DIR, 'locks'),
+      options.lockTimeoutMs ?? 10_000,
+    );
+  }
+
+  /**
+   * Opens the bucket folder. Throws `bucket-missing` when it does not exist (unless
+   * `create`) and `bucket-not-a-folder` when it is a file. Temp files older than a
+   * day, left by writers that crashed, are removed.
+   */
+  static async open(options: FolderStoreOptions): Promise<FolderStore> {
+    const fs = options.fs ?? nodeFs;
+    const given = rootPath(options.root);
+    let stats = await statOrMissing(fs, given);
+    if (!stats && options.create) {
+      await fs.mkdir(given, { recursive: true });
+      stats = await fs.stat(given);
+    }
+    if (!stats) {
+      throw new SyncJournalError(
+        'bucket-missing',
+        `The folder bucket ${given} does not exist. Nothing was read or written. ` +
+          'Check that its drive is mounted and the path is right, or create the folder first.',
+        { root: given },
+      );
+    }
+    if (!stats.isDirectory()) {
+      throw new SyncJournalError(
+        'bucket-not-a-folder',
+        `The folder bucket ${given} is a file, not a folder. Nothing was read or written. Point the remote at a folder.`,
+        { root: given },
+      );
+    }
+    const store = new FolderStore(await fs.realpath(given), options, fs);
+    await sweepTemp(fs, store.#tmpDir, TEMP_MAX_AGE_MS);
+    return store;
+  }
+
+  /** One page of keys after `cursor` (the last key of the previous page). */
+  async list(cursor?: string): Promise<ListPage> {
+    const found = await keysAfter(this.#fs, this.root, cursor, this.#pageSize + 1, this.#dirs);
+    const page = found.slice(0, this.#pageSize);
+    const next = found.length > this.#pageSize ? (page.at(-1)?.key ?? null) : null;
+    const objects = await mapLimit(page, 16, async ({ key, path }) => {
+      let stats: Stats;
+      try {
+        stats = await this.#fs.lstat(path);
+      } catch (error) {
+        // Deleted since the directory was read: the object is gone, as a later listing would say.
+        if (isVanished(error)) return undefined;
+        throw error;
+      }
+      if (!stats.isFile()) return undefined;
+      return objectOf(key, stats, await readSidecar(this.#fs, this.#metaDir, key));
+    });
+    return { objects: objects.filter((o) => o !== undefined), next };
+  }
+
+  async head(key: string): Promise<RemoteObject | undefined> {
+    assertSafeKey(key);
+    const stats = await currentFile(this.#fs, this.root, key);
+    return stats && objectOf(key, stats, await readSidecar(this.#fs, this.#metaDir, key));
+  }
+
+  /**
+   * The object and its bytes in 64 KiB chunks. The file is opened when the body is
+   * first read, and only if it is still the file described by `object`; one that was
+   * replaced or deleted in between makes the body throw `precondition-failed`.
+   */
+  async get(
+    key: string,
+    options: { versionId?: string; snapshot?: string } = {},
+  ): Promise<{ object: RemoteObject; body: AsyncIterable<Uint8Array> }> {
+    assertSafeKey(key);
+    if (options.versionId !== undefined || options.snapshot !== undefined) {
+      // No versions or snapshots are kept, so no such version exists.
+      throw new NotFoundError(`The object ${key} at ${JSON.stringify(options)}`, {
+        key,
+        ...options,
+      });
+    }
+    const stats = await currentFile(this.#fs, this.root, key);
+    if (!stats) throw new NotFoundError(`The object ${key}`, { key });
+    const object = objectOf(key, stats, await readSidecar(this.#fs, this.#metaDir, key));
+    return { object, body: this.#read(key, stats) };
+  }
+
+  /**
+   * Streams the body to a temp file while hashing it, then, holding the write lock,
+   * checks the conditions and renames it into place. A body whose SHA-256 is not
+   * `options.sha256` is refused with `checksum-mismatch` and nothing is written.
+   */
+  async put(key: string, body: BodySource, options: PutOptions): Promise<RemoteObject> {
+    assertWritableKey(key);
+    const temp = await writeTemp(this.#fs, this.#tmpDir, body);
+    try {
+      if (temp.sha256 !== options.sha256.toLowerCase()) {
+        throw new SyncJournalError(
+          'checksum-mismatch',
+          `The upload of ${key} has SHA-256 ${temp.sha256}, not the ${options.sha256} it was sent with. ` +
+            'Nothing was written; the source probably changed while it was read. Sync again.',
+          { key, expected: options.sha256, actual: temp.sha256 },
+        );
+      }
+      const object = await this.#lock.run(async () => {
+        await this.#checkConditions(key, options);
+        return this.#landTemp(key, temp);
+      });
+      // Outside the lock: other writers need not wait for this flush.
+      await syncDir(this.#fs, dirname(dataPath(this.root, key)));
+      return object;
+    } finally {
+      await removeQuietly(this.#fs, temp.path);
+    }
+  }
+
+  async delete(key: string, options: { ifMatch?: string } = {}): Promise<{ versionId?: string }> {
+    assertWritableKey(key);
+    await this.#lock.run(async () => {
+      const current = await this.#checkConditions(key, { ifMatch: options.ifMatch });
+      if (current) await removeQuietly(this.#fs, dataPath(this.root, key));
+      await removeSidecar(this.#fs, this.#metaDir, key);
+      if (current) await pruneEmptyParents(this.#fs, this.root, key);
+    });
+    return {};
+  }
+
+  /** Copies `from` to `to` unconditionally (trash copies); the copy's SHA-256 is of the bytes copied. */
+  async copy(from: string, to: string): Promise<RemoteObject> {
+    assertSafeKey(from);
+    assertWritableKey(to);
+    const handle = (await currentFile(this.#fs, this.root, from)) && (await this.#openFile(from));
+    if (!handle) throw new NotFoundError(`The object ${from}`, { key: from });
+    let temp: TempFile;
+    try {
+      temp = await writeTemp(this.#fs, this.#tmpDir, readChunks(handle));
+    } finally {
+      await handle.close();
+    }
+    try {
+      const object = await this.#lock.run(() => this.#landTemp(to, temp));
+      await syncDir(this.#fs, dirname(dataPath(this.root, to)));
+      return object;
+    } finally {
+      await removeQuietly(this.#fs, temp.path);
+    }
+  }
+
+  // ---- internals ----
+
+  /** The bytes of `key`, if it is still the file `expected`; the open fd pins them. */
+  async *#read(key: string, expected: FileIdentity): AsyncGenerator<Uint8Array> {
+    const handle = await this.#openFile(key);
+    if (!handle)
+      throw new PreconditionFailedError('remote', key, 'it was deleted before it was read');
+    try {
+      const now = await handle.stat();
+      if (
+        now.ino !== expected.ino ||
+        now.size !== expected.size ||
+        now.mtimeMs !== expected.mtimeMs
+      ) {
+        throw new PreconditionFailedError('remote', key, 'it was replaced before it was read');
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    yield* readChunks(handle);
+  }
+
+  async #openFile(key: string) {
+    try {
+      return await this.#fs.open(dataPath(this.root, key), 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+      throw error;
+    }
+  }
+
+  /** Checks `ifNoneMatch`/`ifMatch` against the object now; call holding the lock. */
+  async #checkConditions(
+    key: string,
+    options: { ifMatch?: string | undefined; ifNoneMatch?: '*' | undefined },
+  ): Promise<RemoteObject | undefined> {
+    const stats = await currentFile(this.#fs, this.root, key);
+    const current = stats && objectOf(key, stats, await readSidecar(this.#fs, this.#metaDir, key));
+    if (options.ifNoneMatch === '*' && current) {
+      throw new PreconditionFailedError('remote', key, 'an object already exists');
+    }
+    if (options.ifMatch !== undefined) {
+      if (!current) throw new PreconditionFailedError('remote', key, 'the object is gone');
+      if (unquoteEtag(current.etag) !== unquoteEtag(options.ifMatch)) {
+        throw new PreconditionFailedError(
+          'remote',
+          key,
+          `its ETag is no longer ${options.ifMatch}`,
+        );
+      }
+    }
+    return current;
+  }
+
+  /** Renames a verified temp file to `key` and records its sidecar; call holding the lock. */
+  async #landTemp(key: string, temp: TempFile): Promise<RemoteObject> {
+    const target = dataPath(this.root, key);
+    await makeParents(this.#fs, this.root, key);
+    try {
+      await this.#fs.rename(temp.path, target);
+    } catch (error) {
+      if (isErrno(error, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'EPERM')) {
+        throw keyConflict(key, `${key} is a folder in the bucket folder`);
+      }
+      if (isErrno(error, 'ENOTDIR')) throw keyConflict(key, 'a file is where a folder is needed');
+      throw error;
+    }
+    const stats = await this.#fs.lstat(target);
+    const sidecar: Sidecar = {
+      key,
+      sha256: temp.sha256,
+      etag: contentEtag(temp.sha256),
+      size: stats.size,
+      mtimeMs: stats.mtimeMs,
+      ino: stats.ino,
+    };
+    await writeSidecar(this.#fs, this.#metaDir, this.#tmpDir, sidecar);
+    return objectOf(key, stats, sidecar);
+  }
+}
+
+/**
+ * A {@link FolderStore} for a `file:` URL (`file:///srv/bucket`), as remotes are named
+ * in configuration; other schemes are refused with `unsupported-url`.
+ */
+export async function folderStoreFromUrl(
+  url: string | URL,
+  options: Omit<FolderStoreOptions, 'root'> = {},
+): Promise<FolderStore> {
+  const parsed = typeof url === 'string' ? new URL(url) : url;
+  if (parsed.protocol !== 'file:') {
+    throw new SyncJournalError(
+      'unsupported-url',
+      `${parsed.href} is not a file: URL; a folder bucket is named like file:///path/to/bucket.`,
+      { url: parsed.href },
+    );
+  }
+  return FolderStore.open({ ...options, root: parsed });
+}
+
+async function statOrMissing(fs: FolderStoreFs, path: string): Promise<Stats | undefined> {
+  try {
+    return await fs.stat(path);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+function rootPath(root: string | URL): string {
+  if (root instanceof URL || root.startsWith('file:')) return fileURLToPath(root);
+  return resolve(root);
+}

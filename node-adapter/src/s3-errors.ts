@@ -1,0 +1,77 @@
+import { registerErrorClass, SyncJournalError } from '@syncjournal/core';
+
+/**
+ * An S3-compatible server answered in a way the store cannot trust (a listing out of
+ * key order, a body shorter than its length) or an `s3://` URL is malformed. Nothing
+ * was written; the caller treats the operation as failed, never as empty.
+ */
+export class S3StoreError extends SyncJournalError {
+  constructor(
+    code: 's3-invalid-url' | 's3-unexpected-response',
+    message: string,
+    data: Record<string, unknown> = {},
+  ) {
+    super(code, message, data);
+  }
+}
+
+registerErrorClass('S3StoreError', S3StoreError);
+
+/** The parts of an AWS SDK service error this store reads. */
+interface SdkErrorShape {
+  name?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+/** The HTTP status of an SDK error, when it came from a response. */
+export function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** The S3 error code the SDK put in `name` (`NoSuchKey`, `PreconditionFailed`, …). */
+export function s3CodeOf(error: unknown): string | undefined {
+  const name = (error as SdkErrorShape | null)?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * A write refused because the target is not what the condition named: 412
+ * `PreconditionFailed`, or 409 `ConditionalRequestConflict` (another write to the key
+ * landed while this one was in flight). AWS and Tigris answer both; the SDK surfaces
+ * them by name, not by class.
+ */
+export function isConditionFailure(error: unknown): boolean {
+  const code = s3CodeOf(error);
+  if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict') return true;
+  const status = httpStatusOf(error);
+  return status === 412 || status === 409;
+}
+
+/**
+ * The key (or the version) does not exist. A missing bucket is not a missing key: a
+ * wrong bucket name must fail loudly rather than look like an empty store. HEAD
+ * answers carry no body, so there a 404 is all there is.
+ */
+export function isMissingObject(error: unknown): boolean {
+  const code = s3CodeOf(error);
+  if (code === 'NoSuchKey' || code === 'NoSuchVersion' || code === 'NotFound') return true;
+  if (code === 'NoSuchBucket' || code === 'NoSuchUpload') return false;
+  return httpStatusOf(error) === 404;
+}
+
+/** The feature is not offered by this server (501, `NotImplemented`). */
+export function isNotImplemented(error: unknown): boolean {
+  return s3CodeOf(error) === 'NotImplemented' || httpStatusOf(error) === 501;
+}
+
+/** A GET or HEAD of a version that is a delete marker (S3 answers 405). */
+export function isDeleteMarkerAnswer(error: unknown): boolean {
+  const sdk = error as SdkErrorShape | null;
+  return (
+    httpStatusOf(error) === 405 &&
+    (s3CodeOf(error) === 'MethodNotAllowed' ||
+      sdk?.$response?.headers?.['x-amz-delete-marker'] === 'true')
+  );
+}

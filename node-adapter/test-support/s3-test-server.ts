@@ -1,0 +1,417 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  assertBucketName,
+  getBucketVersioning,
+  listObjectsV2,
+  listObjectVersions,
+  putBucketVersioning,
+} from './s3-server-buckets.js';
+import {
+  errors,
+  header,
+  newHostId,
+  newRequestId,
+  parseRequest,
+  type Reply,
+  readSmallBody,
+  S3Error,
+  type S3Request,
+} from './s3-server-http.js';
+import { TestBucket } from './s3-server-model.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  uploadPart,
+} from './s3-server-multipart.js';
+import { copyObject, deleteObject, getObject, type ObjectRequest, putObject } from './s3-server-objects.js';
+import { errorDocument } from './s3-server-xml.js';
+
+export { type StoredVersion, TestBucket, type VersioningStatus } from './s3-server-model.js';
+
+/** Options of {@link startS3TestServer}. */
+export interface S3TestServerOptions {
+  /** The port on 127.0.0.1 (default 0: any free port). */
+  port?: number;
+  /** Whether buckets are created with versioning enabled (default false). */
+  versioning?: boolean;
+  /** The smallest part but the last that CompleteMultipartUpload accepts (default 5 MiB, as S3). */
+  minPartSize?: number;
+}
+
+/** A fault to inject: matching requests get an S3 error answer instead of being served. */
+export interface S3Fault {
+  /** The S3 operation, as AWS names it: `UploadPart`, `PutObject`, `ListObjectsV2`… */
+  operation: string;
+  /** Only requests for this key (the full key, prefix included). */
+  key?: string;
+  /** Only this part number (UploadPart). */
+  partNumber?: number;
+  /** How many matching requests fail (default 1; `Infinity` for all). */
+  times?: number;
+  /** The answer's status and code (default 500 `InternalError`, which the SDK retries). */
+  status?: number;
+  code?: string;
+}
+
+/** One request the server answered. */
+export interface S3RequestRecord {
+  operation: string;
+  bucket: string | undefined;
+  key: string | undefined;
+  status: number;
+  /** The error code, for error answers. */
+  code?: string;
+}
+
+/** A running {@link startS3TestServer}. */
+export interface S3TestServer {
+  /** The endpoint for path-style requests, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Stops listening and closes every connection. */
+  stop(): Promise<void>;
+  /** The bucket `name`, created if missing (versioned per the server's option): for setup and inspection. */
+  bucket(name: string): TestBucket;
+  /** Makes matching requests fail; see {@link S3Fault}. */
+  injectFault(fault: S3Fault): void;
+  /** Every request answered so far, oldest first. */
+  readonly requests: readonly S3RequestRecord[];
+  /** Requests received and not yet answered (a test can wait for one to be in flight). */
+  readonly activeRequests: number;
+}
+
+/**
+ * The CORS rule every bucket has: any origin, the methods a browser client needs,
+ * any request header, and `ETag` exposed. (A browser store that reads versions or
+ * the recorded SHA-256 also needs `x-amz-version-id` and `x-amz-meta-sha256` exposed.)
+ */
+export const S3_TEST_CORS_RULE = {
+  allowedOrigins: ['*'],
+  allowedMethods: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
+  allowedHeaders: ['*'],
+  exposeHeaders: ['ETag'],
+} as const;
+
+/**
+ * A small S3-compatible server on `node:http`, bound to 127.0.0.1, holding buckets in
+ * memory. It implements what `S3Store` uses, as AWS documents it: path-style requests;
+ * CreateBucket, HeadBucket; ListObjectsV2 (prefix, continuation-token, max-keys,
+ * start-after); HeadObject/GetObject (with versionId); PutObject with user metadata,
+ * verified checksums and the `If-None-Match`/`If-Match` conditions (412, 404 for
+ * `If-Match` on a missing key, 409 when another write to the key landed meanwhile);
+ * DeleteObject (with `If-Match` and versionId); CopyObject; Get/PutBucketVersioning,
+ * ListObjectVersions and delete markers; multipart uploads with conditions on
+ * completion; CORS preflight ({@link S3_TEST_CORS_RULE}). Error answers are S3's XML.
+ *
+ * SigV4: the `Authorization` header is accepted without checking the signature (any
+ * credentials, or none, are let in); only the payload hash `x-amz-content-sha256` is
+ * verified. Whatever else S3 offers (ranges, delimiters, tagging, aws-chunked bodies,
+ * conditional reads…) is answered 501 NotImplemented, so a client that starts relying
+ * on it fails loudly here rather than passing against a lenient fake.
+ */
+export async function startS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
+  const buckets = new Map<string, TestBucket>();
+  const faults: (S3Fault & { left: number })[] = [];
+  const requests: S3RequestRecord[] = [];
+  const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
+  const newBucket = (name: string) =>
+    new TestBucket(name, options.versioning ? 'Enabled' : 'Unversioned');
+  const findBucket = (name: string) => {
+    const bucket = buckets.get(name);
+    if (!bucket) throw errors.noSuchBucket(name);
+    return bucket;
+  };
+
+  const perform = async (operation: string, request: S3Request): Promise<Reply> => {
+    const name = request.bucketName ?? '';
+    if (operation === 'CreateBucket') {
+      assertBucketName(name);
+      await readSmallBody(request);
+      if (buckets.has(name)) {
+        throw new S3Error(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', {
+          BucketName: name,
+        });
+      }
+      buckets.set(name, newBucket(name));
+      return { status: 200, headers: { location: `/${name}` } };
+    }
+    const bucket = findBucket(name);
+    switch (operation) {
+      case 'HeadBucket':
+        return { status: 200, headers: { 'x-amz-bucket-region': 'us-east-1' } };
+      case 'ListObjectsV2':
+        return listObjectsV2(request, bucket);
+      case 'ListObjectVersions':
+        return listObjectVersions(request, bucket);
+      case 'GetBucketVersioning':
+        return getBucketVersioning(bucket);
+      case 'PutBucketVersioning':
+        return putBucketVersioning(request, bucket);
+    }
+    const key = request.key ?? '';
+    if (Buffer.byteLength(key) > 1024) {
+      throw new S3Error(400, 'KeyTooLongError', 'Your key is too long', { Size: String(Buffer.byteLength(key)) });
+    }
+    const target: ObjectRequest = { request, bucket, key };
+    switch (operation) {
+      case 'PutObject':
+        return putObject(target);
+      case 'GetObject':
+      case 'HeadObject':
+        return getObject(target);
+      case 'DeleteObject':
+        return deleteObject(target);
+      case 'CopyObject':
+        return copyObject(target, findBucket);
+      case 'CreateMultipartUpload':
+        return createMultipartUpload(target);
+      case 'UploadPart':
+        return uploadPart(target);
+      case 'CompleteMultipartUpload':
+        return completeMultipartUpload(target, minPartSize);
+      case 'AbortMultipartUpload':
+        return abortMultipartUpload(target);
+    }
+    throw errors.notImplemented(`the operation ${operation}`);
+  };
+
+  const takeFault = (operation: string, request: S3Request): S3Fault | undefined => {
+    const index = faults.findIndex(
+      (fault) =>
+        fault.operation === operation &&
+        (fault.key === undefined || fault.key === request.key) &&
+        (fault.partNumber === undefined || String(fault.partNumber) === request.query.get('partNumber')),
+    );
+    const fault = faults[index];
+    if (!fault) return undefined;
+    if (--fault.left <= 0) faults.splice(index, 1);
+    return fault;
+  };
+
+  let activeRequests = 0;
+  const serve = async (message: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const requestId = newRequestId();
+    let operation = 'Unknown';
+    let request: S3Request | undefined;
+    let reply: Reply;
+    try {
+      request = parseRequest(message);
+      if (request.method === 'OPTIONS') {
+        operation = 'PreflightRequest';
+        reply = preflight(request, (name) => buckets.has(name));
+      } else {
+        operation = operationOf(request);
+        refuseUnsupportedHeaders(operation, request);
+        const fault = takeFault(operation, request);
+        if (fault) {
+          throw new S3Error(fault.status ?? 500, fault.code ?? 'InternalError', `Injected fault for ${operation}.`);
+        }
+        reply = await perform(operation, request);
+      }
+    } catch (error) {
+      reply = errorReply(error, requestId, message.method === 'HEAD');
+    }
+    if (!message.readableEnded) {
+      message.resume();
+      await once(message, 'end').catch(() => undefined);
+    }
+    const headers: Record<string, string> = {
+      'x-amz-request-id': requestId,
+      'x-amz-id-2': newHostId(),
+      date: new Date().toUTCString(),
+      server: 'syncjournal-s3-test-server',
+      ...corsHeaders(message),
+      ...reply.headers,
+    };
+    const body = message.method === 'HEAD' ? undefined : reply.body;
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    else if (headers['content-length'] === undefined) headers['content-length'] = '0';
+    response.writeHead(reply.status, headers);
+    response.end(body);
+    requests.push({
+      operation,
+      bucket: request?.bucketName,
+      key: request?.key,
+      status: reply.status,
+      ...(reply.errorCode === undefined ? {} : { code: reply.errorCode }),
+    });
+  };
+
+  const server = createServer((message, response) => {
+    activeRequests++;
+    serve(message, response)
+      .catch((error: unknown) => {
+        response.destroy(error instanceof Error ? error : new Error(String(error)));
+      })
+      .finally(() => {
+        activeRequests--;
+      });
+  });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get activeRequests() {
+      return activeRequests;
+    },
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+    bucket(name) {
+      assertBucketName(name);
+      let bucket = buckets.get(name);
+      if (!bucket) {
+        bucket = newBucket(name);
+        buckets.set(name, bucket);
+      }
+      return bucket;
+    },
+    injectFault(fault) {
+      faults.push({ ...fault, left: fault.times ?? 1 });
+    },
+  };
+}
+
+/** Query parameters each operation understands; any other is answered 501. */
+const OPERATION_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  ListObjectsV2: ['list-type', 'prefix', 'continuation-token', 'max-keys', 'start-after', 'delimiter', 'encoding-type', 'fetch-owner', 'optional-object-attributes'],
+  ListObjectVersions: ['versions', 'prefix', 'key-marker', 'version-id-marker', 'max-keys', 'delimiter', 'encoding-type'],
+  GetBucketVersioning: ['versioning'],
+  PutBucketVersioning: ['versioning'],
+  GetObject: ['versionId'],
+  HeadObject: ['versionId'],
+  DeleteObject: ['versionId'],
+  CreateMultipartUpload: ['uploads'],
+  UploadPart: ['partNumber', 'uploadId'],
+  CompleteMultipartUpload: ['uploadId'],
+  AbortMultipartUpload: ['uploadId'],
+};
+
+/** The S3 operation a path-style request asks for, by method, key and subresource. */
+function operationOf(request: S3Request): string {
+  const { method, key, query } = request;
+  const has = (name: string) => query.has(name);
+  let operation = 'Unknown';
+  if (request.bucketName === undefined) {
+    operation = method === 'GET' ? 'ListBuckets' : 'Unknown';
+  } else if (key === undefined) {
+    if (method === 'PUT') operation = has('versioning') ? 'PutBucketVersioning' : 'CreateBucket';
+    else if (method === 'HEAD') operation = 'HeadBucket';
+    else if (method === 'GET') {
+      if (has('versioning')) operation = 'GetBucketVersioning';
+      else if (has('versions')) operation = 'ListObjectVersions';
+      else if (query.get('list-type') === '2') operation = 'ListObjectsV2';
+      else operation = 'ListObjects';
+    } else if (method === 'DELETE') operation = 'DeleteBucket';
+    else if (method === 'POST') operation = has('delete') ? 'DeleteObjects' : 'PostObject';
+  } else if (method === 'PUT') {
+    const copy = header(request, 'x-amz-copy-source') !== undefined;
+    if (has('uploadId')) operation = copy ? 'UploadPartCopy' : 'UploadPart';
+    else operation = copy ? 'CopyObject' : 'PutObject';
+  } else if (method === 'GET') operation = has('uploadId') ? 'ListParts' : 'GetObject';
+  else if (method === 'HEAD') operation = 'HeadObject';
+  else if (method === 'DELETE') operation = has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+  else if (method === 'POST') {
+    if (has('uploads')) operation = 'CreateMultipartUpload';
+    else if (has('uploadId')) operation = 'CompleteMultipartUpload';
+  }
+  const allowed = OPERATION_PARAMS[operation] ?? [];
+  for (const name of query.keys()) {
+    if (name !== 'x-id' && !allowed.includes(name)) {
+      throw errors.notImplemented(`the ${name} parameter of ${operation}`);
+    }
+  }
+  return operation;
+}
+
+/** Headers that ask for S3 features this server does not have. */
+const UNSUPPORTED_HEADERS: Readonly<Record<string, readonly string[]>> = {
+  read: ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'x-amz-checksum-mode'],
+  write: [
+    'x-amz-tagging',
+    'x-amz-object-lock-mode',
+    'x-amz-object-lock-retain-until-date',
+    'x-amz-object-lock-legal-hold',
+    'x-amz-server-side-encryption-customer-algorithm',
+    'x-amz-website-redirect-location',
+    'x-amz-checksum-algorithm',
+    'if-modified-since',
+    'if-unmodified-since',
+  ],
+};
+
+function refuseUnsupportedHeaders(operation: string, request: S3Request): void {
+  const kind =
+    operation === 'GetObject' || operation === 'HeadObject'
+      ? 'read'
+      : ['PutObject', 'CopyObject', 'CreateMultipartUpload'].includes(operation)
+        ? 'write'
+        : undefined;
+  for (const name of kind ? (UNSUPPORTED_HEADERS[kind] ?? []) : []) {
+    if (request.headers[name] !== undefined) throw errors.notImplemented(`the ${name} header`);
+  }
+}
+
+/** A CORS preflight, judged by {@link S3_TEST_CORS_RULE}. */
+function preflight(request: S3Request, bucketExists: (name: string) => boolean): Reply {
+  const origin = header(request, 'origin');
+  const method = header(request, 'access-control-request-method');
+  if (!origin || !method) {
+    throw new S3Error(400, 'BadRequest', 'Insufficient information. Origin request header needed.');
+  }
+  if (request.bucketName === undefined || !bucketExists(request.bucketName)) {
+    throw new S3Error(403, 'AccessForbidden', 'CORSResponse: Bucket not found');
+  }
+  if (!(S3_TEST_CORS_RULE.allowedMethods as readonly string[]).includes(method.toUpperCase())) {
+    throw new S3Error(
+      403,
+      'AccessForbidden',
+      "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+      { Method: method, ResourceType: request.key === undefined ? 'BUCKET' : 'OBJECT' },
+    );
+  }
+  const requested = header(request, 'access-control-request-headers');
+  return {
+    status: 200,
+    headers: requested ? { 'access-control-allow-headers': requested } : {},
+  };
+}
+
+/** The CORS headers S3 adds to any answer to a request with an `Origin`. */
+function corsHeaders(message: IncomingMessage): Record<string, string> {
+  if (message.headers.origin === undefined) return {};
+  return {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': S3_TEST_CORS_RULE.allowedMethods.join(', '),
+    'access-control-expose-headers': S3_TEST_CORS_RULE.exposeHeaders.join(', '),
+    vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+  };
+}
+
+/** An error answer: S3's XML document (no body for HEAD), or a 500 for a bug in the server. */
+function errorReply(error: unknown, requestId: string, isHead: boolean): Reply {
+  const s3 =
+    error instanceof S3Error
+      ? error
+      : new S3Error(500, 'InternalError', `We encountered an internal error: ${String(error)}`);
+  const headers: Record<string, string> = { ...s3.headers };
+  if (isHead) return { status: s3.status, headers, errorCode: s3.code };
+  const body = errorDocument(s3.code, s3.message, {
+    ...s3.fields,
+    RequestId: requestId,
+    HostId: newHostId(),
+  });
+  return {
+    status: s3.status,
+    headers: { ...headers, 'content-type': 'application/xml' },
+    body,
+    errorCode: s3.code,
+  };
+}

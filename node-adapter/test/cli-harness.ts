@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+
+const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
+
+/** The result of one CLI run. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json: Record<string, unknown>;
+}
+
+/** Runs the built `syncjournal` CLI in a child process, as a user would. */
+export function cli(args: string[], options: { env?: Record<string, string>; killAfterMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    if (options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+    child.on('exit', (code, signal) => {
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(stdout) as Record<string, unknown>;
+      } catch {}
+      resolve({ code, signal, stdout, stderr, json });
+    });
+  });
+}
+
+/** A scratch area with helpers to make folders and read them back. */
+export async function scratch() {
+  const root = await mkdtemp(join(tmpdir(), 'syncjournal-cli-'));
+  const path = (...p: string[]) => join(root, ...p);
+  return {
+    root,
+    path,
+    async write(file: string, text: string) {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, text);
+    },
+    /** Every file under `dir` (relative path → text), skipping syncjournal's own. */
+    async tree(dir: string): Promise<Record<string, string>> {
+      const out: Record<string, string> = {};
+      const walk = async (d: string) => {
+        let entries: import('node:fs').Dirent[];
+        try {
+          entries = await readdir(d, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const full = join(d, e.name);
+          const rel = relative(dir, full);
+          if (rel === '.syncjournal' || rel.startsWith('.syncjournal/')) continue;
+          if (e.isDirectory()) await walk(full);
+          else out[rel] = await readFile(full, 'utf8');
+        }
+      };
+      await walk(dir);
+      return out;
+    },
+    async exists(file: string) {
+      return stat(file).then(
+        () => true,
+        () => false,
+      );
+    },
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}

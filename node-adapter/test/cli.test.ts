@@ -1,0 +1,210 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, scratch } from './cli-harness.js';
+
+type Scratch = Awaited<ReturnType<typeof scratch>>;
+let s: Scratch;
+beforeEach(async () => {
+  s = await scratch();
+});
+afterEach(() => s.cleanup());
+
+/** Two clients: separate state dirs and local folders, one folder bucket. */
+function clients() {
+  const bucket = s.path('bucket');
+  const make = (name: string) => ({
+    dir: s.path(name),
+    state: s.path(`state-${name}`),
+    sync: (...extra: string[]) => cli(['--state-dir', s.path(`state-${name}`), '--json', 'sync', s.path(name), bucket, ...extra]),
+  });
+  return { bucket, a: make('alice'), b: make('bob'), c: make('carol') };
+}
+
+const REPORT_KEYS = [
+  'adopted',
+  'blocked',
+  'bytes',
+  'conflicts',
+  'deletedLocal',
+  'deletedRemote',
+  'downloaded',
+  'dryRun',
+  'durationMs',
+  'errors',
+  'guards',
+  'pair',
+  'run',
+  'status',
+  'uploaded',
+];
+
+describe('syncjournal sync', () => {
+  it('creates the pair on the first run, prints one stable JSON report, and remembers it', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/notes/hello.md`, 'hello');
+    const first = await a.sync();
+    expect(first.code).toBe(0);
+    expect(Object.keys(first.json).sort()).toEqual(REPORT_KEYS);
+    expect(first.json).toMatchObject({ status: 'in-sync', uploaded: 1, blocked: null, bytes: { up: 5, down: 0 } });
+    expect(await s.tree(bucket)).toEqual({ 'notes/hello.md': 'hello' });
+    expect(await s.tree(a.dir)).toEqual({ 'notes/hello.md': 'hello' });
+
+    await s.write(`${a.dir}/second.md`, '2');
+    const again = await cli(['--state-dir', a.state, '--json', 'sync']);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ status: 'in-sync', uploaded: 1 });
+  });
+
+  it('carries edits and deletes between two clients, deletes into trash', async () => {
+    const { a, b, bucket } = clients();
+    await s.write(`${a.dir}/a.md`, 'v1');
+    await s.write(`${a.dir}/keep.md`, 'k');
+    await a.sync();
+    expect((await b.sync()).json).toMatchObject({ downloaded: 2 });
+    await s.write(`${b.dir}/a.md`, 'v2 from bob');
+    expect((await b.sync()).json).toMatchObject({ status: 'in-sync', uploaded: 1 });
+    expect((await a.sync()).json).toMatchObject({ downloaded: 1 });
+    expect(await s.tree(a.dir)).toEqual({ 'a.md': 'v2 from bob', 'keep.md': 'k' });
+    await rm(`${a.dir}/a.md`);
+    expect((await a.sync()).json).toMatchObject({ deletedRemote: 1 });
+    expect((await b.sync()).json).toMatchObject({ deletedLocal: 1 });
+    expect(await s.tree(b.dir)).toEqual({ 'keep.md': 'k' });
+    expect(await s.tree(bucket)).toEqual({ 'keep.md': 'k' });
+    // Bob's copy went to his trash in the state dir, not into the void.
+    expect(Object.values(await s.tree(`${b.state}/trash`))).toContain('v2 from bob');
+  });
+
+  it('exits 3 on a conflict and keeps both versions, on both clients', async () => {
+    const { a, b } = clients();
+    await s.write(`${a.dir}/n.md`, 'base');
+    await s.write(`${a.dir}/other.md`, 'o');
+    await a.sync();
+    await b.sync();
+    await s.write(`${a.dir}/n.md`, 'alice');
+    await s.write(`${b.dir}/n.md`, 'bob');
+    await a.sync();
+    const conflicted = await b.sync();
+    expect(conflicted.code).toBe(3);
+    expect(conflicted.json).toMatchObject({ status: 'conflicts', conflicts: [{ path: 'n.md', kind: 'both-changed' }] });
+    const kept = (conflicted.json.conflicts as Array<{ kept: string[] }>)[0]!.kept;
+    expect(kept[1]).toMatch(/^n\.conflict-[0-9a-f]+-\d{8}T\d{6}\.md$/);
+    expect(await s.tree(b.dir)).toEqual({ 'n.md': 'alice', [kept[1]!]: 'bob', 'other.md': 'o' });
+    expect((await a.sync()).code).toBe(0);
+    expect(await s.tree(a.dir)).toEqual(await s.tree(b.dir));
+  });
+
+  it('exits 4 when a guard blocks the run, and applies nothing; --force applies it', async () => {
+    const { a, bucket } = clients();
+    for (let i = 0; i < 30; i++) await s.write(`${a.dir}/f${i}.md`, `${i}`);
+    await a.sync();
+    for (let i = 0; i < 12; i++) await rm(`${a.dir}/f${i}.md`);
+    const blocked = await a.sync('--profile', 'safe');
+    expect(blocked.code).toBe(4);
+    expect(blocked.json).toMatchObject({ status: 'blocked', blocked: { guard: 'delete-limit' } });
+    expect(Object.keys(await s.tree(bucket))).toHaveLength(30);
+    const forced = await a.sync('--profile', 'safe', '--force');
+    expect(forced.code).toBe(0);
+    expect(Object.keys(await s.tree(bucket))).toHaveLength(18);
+  });
+
+  it('exits 5 while another live process holds the pair', async () => {
+    const { a } = clients();
+    await s.write(`${a.dir}/x.md`, 'x');
+    await a.sync();
+    const config = JSON.parse(await readFile(`${a.state}/config.json`, 'utf8')) as { pairs: Array<{ id: string }> };
+    const lock = `${a.state}/locks/${config.pairs[0]!.id}.lock`;
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: 'now', purpose: 'test' }));
+    const locked = await a.sync();
+    expect(locked.code).toBe(5);
+    expect(locked.json).toMatchObject({ error: { code: 'locked' } });
+    // A lock whose holder is dead is taken over.
+    await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), since: 'then', purpose: 'test' }));
+    expect((await a.sync()).code).toBe(0);
+  });
+
+  it('exits 2 on usage errors, with one clear sentence', async () => {
+    const { a } = clients();
+    const oneArg = await cli(['--state-dir', a.state, 'sync', a.dir]);
+    expect(oneArg.code).toBe(2);
+    expect(oneArg.stderr).toMatch(/Give both a local folder and a remote/);
+    expect(oneArg.stderr).not.toMatch(/at .*\.js:\d+/);
+    const noPairs = await cli(['--state-dir', a.state, 'sync']);
+    expect(noPairs.code).toBe(2);
+    expect(noPairs.stderr).toMatch(/No pairs yet/);
+    const badProfile = await cli(['--state-dir', a.state, 'sync', a.dir, s.path('bucket'), '--profile', 'reckless']);
+    expect(badProfile.code).toBe(2);
+  });
+
+  it('refuses a local folder inside the state dir (a sync into itself)', async () => {
+    const state = s.path('state');
+    const nested = await cli(['--state-dir', state, 'sync', s.path('state/inner'), s.path('bucket')]);
+    expect(nested.code).toBe(2);
+    expect(nested.stderr).toMatch(/is inside .*loop forever/);
+    const bucketInLocal = await cli(['--state-dir', state, 'sync', s.path('l'), s.path('l/bucket')]);
+    expect(bucketInLocal.code).toBe(2);
+  });
+
+  it('with a lost state dir deletes nothing: adopts what is identical', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/a.md`, 'a');
+    await s.write(`${a.dir}/b.md`, 'b');
+    await a.sync();
+    await rm(`${a.dir}/b.md`);
+    await rm(a.state, { recursive: true, force: true });
+    const fresh = await a.sync();
+    expect(fresh.code).toBe(0);
+    expect(fresh.json).toMatchObject({ deletedLocal: 0, deletedRemote: 0, adopted: 1, downloaded: 1 });
+    expect(await s.tree(bucket)).toEqual({ 'a.md': 'a', 'b.md': 'b' });
+  });
+
+  it('finishes a run killed with SIGKILL on the next run', async () => {
+    const { a, bucket } = clients();
+    for (let i = 0; i < 300; i++) await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
+    const killed = await a.sync();
+    // The first run may or may not have finished; kill a second, larger one mid-way.
+    for (let i = 300; i < 900; i++) await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
+    const interrupted = await cli(['--state-dir', a.state, '--json', 'sync'], { killAfterMs: 2500 });
+    expect(killed.code).toBe(0);
+    expect(interrupted.signal === 'SIGKILL' || interrupted.code === 0).toBe(true);
+    const after = await a.sync();
+    expect(after.code).toBe(0);
+    expect(await s.tree(bucket)).toEqual(await s.tree(a.dir));
+    const last = await a.sync();
+    expect(last.json).toMatchObject({ uploaded: 0, downloaded: 0, adopted: 0 });
+  });
+
+  it('--dry-run prints the plan with reasons and changes nothing', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/a.md`, 'a');
+    const human = await cli(['--state-dir', a.state, 'sync', a.dir, bucket, '--dry-run']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/upload\s+a\.md\s+— new locally; nothing at this key remotely \[local-new\]/);
+    expect(await s.tree(bucket)).toEqual({});
+  });
+});
+
+describe('inspecting the journal', () => {
+  it('status, history, report and journal verify describe what happened', async () => {
+    const { a } = clients();
+    await s.write(`${a.dir}/a.md`, 'a');
+    const first = await a.sync();
+    const status = await cli(['--state-dir', a.state, '--json', 'status']);
+    expect(status.code).toBe(0);
+    expect(status.json).toMatchObject({
+      pairs: [{ files: 1, lastRun: { status: 'in-sync' }, capabilities: { conditionalWrites: true, versioning: false } }],
+    });
+    const history = await cli(['--state-dir', a.state, '--json', 'history']);
+    expect((history.json.runs as unknown[]).length).toBe(1);
+    const report = await cli(['--state-dir', a.state, '--json', 'report', String(first.json.run)]);
+    expect(report.json).toMatchObject({ run: first.json.run, uploaded: 1 });
+    const verify = await cli(['--state-dir', a.state, '--json', 'journal', 'verify']);
+    expect(verify.json).toMatchObject({ ok: true });
+    const rebuild = await cli(['--state-dir', a.state, '--json', 'journal', 'rebuild']);
+    expect(rebuild.json).toMatchObject({ matched: true });
+    const exported = await cli(['--state-dir', a.state, 'journal', 'export']);
+    const kinds = exported.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { kind: string }).kind);
+    expect(kinds[0]).toBe('run.started');
+    expect(kinds).toContain('op.applied');
+  });
+});
