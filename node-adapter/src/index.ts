@@ -1,5 +1,5 @@
+export * from './folder-store.js';
 export * from './node-hasher.js';
+export * from './node-tree.js';
 export * from './open-journal.js';
 export * from './pid-lock.js';
-export * from './folder-store.js';
-export * from './node-tree.js';

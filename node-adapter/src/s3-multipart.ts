@@ -51,7 +51,11 @@ export async function uploadMultipart(request: MultipartRequest): Promise<Multip
   const size = request.digest.declaredSize;
   const partSize = Math.max(request.partSize, Math.ceil(size / MAX_PARTS));
   const created = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: objectKey, Metadata: request.metadata }),
+    new CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: objectKey,
+      Metadata: request.metadata,
+    }),
   );
   const uploadId = created.UploadId;
   if (!uploadId) {

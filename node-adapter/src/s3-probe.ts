@@ -24,7 +24,11 @@ export async function detectVersioning(client: S3Client, bucket: string): Promis
     const answer = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
     return answer.Status === 'Enabled';
   } catch (error) {
-    if (isNotImplemented(error) || s3CodeOf(error) === 'AccessDenied' || httpStatusOf(error) === 403) {
+    if (
+      isNotImplemented(error) ||
+      s3CodeOf(error) === 'AccessDenied' ||
+      httpStatusOf(error) === 403
+    ) {
       return false;
     }
     throw error;

@@ -15,8 +15,8 @@ import {
   type ListPage,
   NotFoundError,
   type ObjectStore,
-  type PutOptions,
   PreconditionFailedError,
+  type PutOptions,
   type RemoteObject,
   type RemoteVersion,
   type StoreCapabilities,
@@ -95,7 +95,11 @@ export class S3Store implements ObjectStore {
   readonly #partSize: number;
   readonly #partConcurrency: number;
   readonly #pageSize: number;
-  #capabilities: StoreCapabilities = { conditionalWrites: false, versioning: false, snapshots: false };
+  #capabilities: StoreCapabilities = {
+    conditionalWrites: false,
+    versioning: false,
+    snapshots: false,
+  };
 
   constructor(location: { bucket: string; prefix: string }, options: S3StoreOptions = {}) {
     this.bucket = location.bucket;
@@ -154,7 +158,12 @@ export class S3Store implements ObjectStore {
     let previous: string | undefined;
     for (const entry of page.Contents ?? []) {
       const { Key, ETag, Size } = entry;
-      if (Key === undefined || !Key.startsWith(this.prefix) || ETag === undefined || Size === undefined) {
+      if (
+        Key === undefined ||
+        !Key.startsWith(this.prefix) ||
+        ETag === undefined ||
+        Size === undefined
+      ) {
         throw this.#badListing(`an entry without a key, ETag or size, or outside ${this.prefix}`);
       }
       const key = Key.slice(this.prefix.length);
@@ -189,8 +198,7 @@ export class S3Store implements ObjectStore {
     options: { versionId?: string; snapshot?: string } = {},
   ): Promise<{ object: RemoteObject; body: AsyncIterable<Uint8Array> }> {
     const { versionId, snapshot } = options;
-    const what =
-      versionId !== undefined ? `Version ${versionId} of ${key}` : `The object ${key}`;
+    const what = versionId !== undefined ? `Version ${versionId} of ${key}` : `The object ${key}`;
     if (snapshot !== undefined) {
       throw new NotFoundError(`The object ${key} in snapshot ${snapshot}`, { key, snapshot });
     }
@@ -265,9 +273,13 @@ export class S3Store implements ObjectStore {
         }),
       );
       if (!answer.ETag) {
-        throw new S3StoreError('s3-unexpected-response', `The server stored ${key} without an ETag.`, {
-          key,
-        });
+        throw new S3StoreError(
+          's3-unexpected-response',
+          `The server stored ${key} without an ETag.`,
+          {
+            key,
+          },
+        );
       }
       return { key, size, etag: answer.ETag, versionId: answer.VersionId ?? null, sha256 };
     } catch (error) {
@@ -312,9 +324,13 @@ export class S3Store implements ObjectStore {
       );
       const etag = answer.CopyObjectResult?.ETag;
       if (!etag) {
-        throw new S3StoreError('s3-unexpected-response', `The server copied ${from} without an ETag.`, {
-          key: to,
-        });
+        throw new S3StoreError(
+          's3-unexpected-response',
+          `The server copied ${from} without an ETag.`,
+          {
+            key: to,
+          },
+        );
       }
       return {
         key: to,

@@ -138,6 +138,8 @@ function firstLinePort(child: ChildProcess): Promise<number> {
       }
     });
     child.once('error', fail);
-    child.once('exit', (code, signal) => fail(new Error(`s3rver exited (${code ?? signal}) before listening`)));
+    child.once('exit', (code, signal) =>
+      fail(new Error(`s3rver exited (${code ?? signal}) before listening`)),
+    );
   });
 }

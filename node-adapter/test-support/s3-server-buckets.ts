@@ -1,4 +1,3 @@
-import { compareKeys, type StoredVersion, type TestBucket } from './s3-server-model.js';
 import {
   errors,
   type Reply,
@@ -7,7 +6,15 @@ import {
   type S3Request,
   xmlReply,
 } from './s3-server-http.js';
-import { el, elementTexts, type Markup, optional, rootElement, xmlDocument } from './s3-server-xml.js';
+import { compareKeys, type StoredVersion, type TestBucket } from './s3-server-model.js';
+import {
+  el,
+  elementTexts,
+  type Markup,
+  optional,
+  rootElement,
+  xmlDocument,
+} from './s3-server-xml.js';
 
 /** The owner S3 names in version listings; one account owns everything here. */
 const OWNER = [el('Owner', [el('ID', '0'.repeat(64)), el('DisplayName', 'syncjournal-test')])];
@@ -17,7 +24,11 @@ function maxKeys(request: S3Request): number {
   const value = request.query.get('max-keys');
   if (value === undefined) return 1000;
   if (!/^\d+$/.test(value)) {
-    throw errors.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', value);
+    throw errors.invalidArgument(
+      'Provided max-keys not an integer or within integer range',
+      'max-keys',
+      value,
+    );
   }
   return Math.min(Number(value), 1000);
 }
@@ -35,7 +46,12 @@ function refuseUnsupported(request: S3Request, names: readonly string[]): void {
  * clients (base64 of the last key listed). The document's element order is AWS's.
  */
 export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
-  refuseUnsupported(request, ['delimiter', 'encoding-type', 'fetch-owner', 'optional-object-attributes']);
+  refuseUnsupported(request, [
+    'delimiter',
+    'encoding-type',
+    'fetch-owner',
+    'optional-object-attributes',
+  ]);
   const prefix = request.query.get('prefix') ?? '';
   const startAfter = request.query.get('start-after');
   const token = request.query.get('continuation-token');
@@ -44,13 +60,19 @@ export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
   if (token !== undefined) {
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     if (!decoded.startsWith('k:')) {
-      throw errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+      throw errors.invalidArgument(
+        'The continuation token provided is incorrect',
+        'continuation-token',
+        token,
+      );
     }
     after = decoded.slice(2);
   }
   const keys = bucket
     .keys()
-    .filter((key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0));
+    .filter(
+      (key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0),
+    );
   const page = keys.slice(0, limit);
   const truncated = keys.length > page.length;
   const last = page.at(-1);
@@ -161,7 +183,10 @@ export function getBucketVersioning(bucket: TestBucket): Reply {
 export async function putBucketVersioning(request: S3Request, bucket: TestBucket): Promise<Reply> {
   const xml = (await readSmallBody(request)).toString('utf8');
   const [status] = elementTexts(xml, 'Status');
-  if (rootElement(xml) !== 'VersioningConfiguration' || (status !== 'Enabled' && status !== 'Suspended')) {
+  if (
+    rootElement(xml) !== 'VersioningConfiguration' ||
+    (status !== 'Enabled' && status !== 'Suspended')
+  ) {
     throw errors.malformedXml();
   }
   if (elementTexts(xml, 'MfaDelete').length > 0) throw errors.notImplemented('MfaDelete');
@@ -172,6 +197,8 @@ export async function putBucketVersioning(request: S3Request, bucket: TestBucket
 /** The rule S3 applies to bucket names (3–63 lowercase letters, digits, dots, hyphens). */
 export function assertBucketName(name: string): void {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) || name.includes('..')) {
-    throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+    throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.', {
+      BucketName: name,
+    });
   }
 }

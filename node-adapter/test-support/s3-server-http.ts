@@ -35,9 +35,14 @@ export const errors = {
       { UploadId: uploadId },
     ),
   preconditionFailed: (condition: string) =>
-    new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-      Condition: condition,
-    }),
+    new S3Error(
+      412,
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      {
+        Condition: condition,
+      },
+    ),
   conditionalConflict: () =>
     new S3Error(
       409,
@@ -45,7 +50,11 @@ export const errors = {
       'A conflicting conditional operation is currently in progress against this resource. Please try again.',
     ),
   notImplemented: (what: string) =>
-    new S3Error(501, 'NotImplemented', `A header or parameter you provided implies functionality that is not implemented: ${what}`),
+    new S3Error(
+      501,
+      'NotImplemented',
+      `A header or parameter you provided implies functionality that is not implemented: ${what}`,
+    ),
   invalidArgument: (message: string, name: string, value: string) =>
     new S3Error(400, 'InvalidArgument', message, { ArgumentName: name, ArgumentValue: value }),
   malformedXml: () =>
@@ -149,24 +158,42 @@ export async function readSmallBody(request: S3Request): Promise<Buffer> {
  */
 export async function readObjectBody(request: S3Request): Promise<Buffer> {
   const contentSha = header(request, 'x-amz-content-sha256') ?? '';
-  if (contentSha.startsWith('STREAMING-') || /aws-chunked/.test(header(request, 'content-encoding') ?? '')) {
-    throw errors.notImplemented('aws-chunked uploads (use requestChecksumCalculation: WHEN_REQUIRED)');
+  if (
+    contentSha.startsWith('STREAMING-') ||
+    /aws-chunked/.test(header(request, 'content-encoding') ?? '')
+  ) {
+    throw errors.notImplemented(
+      'aws-chunked uploads (use requestChecksumCalculation: WHEN_REQUIRED)',
+    );
   }
   const length = header(request, 'content-length');
   if (length === undefined) {
-    throw new S3Error(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
+    throw new S3Error(
+      411,
+      'MissingContentLength',
+      'You must provide the Content-Length HTTP header.',
+    );
   }
   if (Number(length) > MAX_SINGLE_PUT) {
-    throw new S3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
-      ProposedSize: length,
-      MaxSizeAllowed: String(MAX_SINGLE_PUT),
-    });
+    throw new S3Error(
+      400,
+      'EntityTooLarge',
+      'Your proposed upload exceeds the maximum allowed size',
+      {
+        ProposedSize: length,
+        MaxSizeAllowed: String(MAX_SINGLE_PUT),
+      },
+    );
   }
   const chunks: Buffer[] = [];
   for await (const chunk of request.message) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
   if (body.byteLength !== Number(length)) {
-    throw new S3Error(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+    throw new S3Error(
+      400,
+      'IncompleteBody',
+      'You did not provide the number of bytes specified by the Content-Length HTTP header',
+    );
   }
   verifyDigests(request, body);
   return body;
@@ -182,32 +209,51 @@ export function verifyDigests(request: S3Request, body: Buffer): void {
   const md5 = header(request, 'content-md5');
   if (md5 !== undefined) {
     if (Buffer.from(md5, 'base64').byteLength !== 16) {
-      throw new S3Error(400, 'InvalidDigest', 'The Content-MD5 you specified is not valid.', { 'Content-MD5': md5 });
+      throw new S3Error(400, 'InvalidDigest', 'The Content-MD5 you specified is not valid.', {
+        'Content-MD5': md5,
+      });
     }
     if (createHash('md5').update(body).digest('base64') !== md5) {
-      throw new S3Error(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
+      throw new S3Error(
+        400,
+        'BadDigest',
+        'The Content-MD5 you specified did not match what we received.',
+      );
     }
   }
   const payloadHash = header(request, 'x-amz-content-sha256');
   if (payloadHash !== undefined && /^[0-9a-f]{64}$/.test(payloadHash)) {
     const actual = createHash('sha256').update(body).digest('hex');
     if (actual !== payloadHash) {
-      throw new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
-        ClientComputedContentSHA256: payloadHash,
-        S3ComputedContentSHA256: actual,
-      });
+      throw new S3Error(
+        400,
+        'XAmzContentSHA256Mismatch',
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        {
+          ClientComputedContentSHA256: payloadHash,
+          S3ComputedContentSHA256: actual,
+        },
+      );
     }
   }
   const sha256 = header(request, 'x-amz-checksum-sha256');
   if (sha256 !== undefined && createHash('sha256').update(body).digest('base64') !== sha256) {
-    throw new S3Error(400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
+    throw new S3Error(
+      400,
+      'BadDigest',
+      'The SHA256 you specified did not match the calculated checksum.',
+    );
   }
   const crc32 = header(request, 'x-amz-checksum-crc32');
   if (crc32 !== undefined) {
     const value = Buffer.alloc(4);
     value.writeUInt32BE(zlib.crc32(body));
     if (value.toString('base64') !== crc32) {
-      throw new S3Error(400, 'BadDigest', 'The CRC32 you specified did not match the calculated checksum.');
+      throw new S3Error(
+        400,
+        'BadDigest',
+        'The CRC32 you specified did not match the calculated checksum.',
+      );
     }
   }
 }

@@ -165,7 +165,11 @@ export class TestBucket {
   }
 
   /** A teammate's write straight into the bucket (no request, no conditions), with optional metadata. */
-  putObject(key: string, data: string | Uint8Array, metadata: Record<string, string> = {}): StoredVersion {
+  putObject(
+    key: string,
+    data: string | Uint8Array,
+    metadata: Record<string, string> = {},
+  ): StoredVersion {
     const bytes = Buffer.from(typeof data === 'string' ? Buffer.from(data) : data);
     return this.write(key, {
       data: bytes,

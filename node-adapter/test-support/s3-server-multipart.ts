@@ -1,11 +1,24 @@
 import { randomBytes } from 'node:crypto';
+import {
+  errors,
+  header,
+  type Reply,
+  readObjectBody,
+  readSmallBody,
+  S3Error,
+  userMetadata,
+  xmlReply,
+} from './s3-server-http.js';
 import { md5Etag, multipartEtag, type StoredPart } from './s3-server-model.js';
-import { errors, header, readObjectBody, readSmallBody, type Reply, S3Error, userMetadata, xmlReply } from './s3-server-http.js';
 import { checkWriteConditions, type ObjectRequest } from './s3-server-objects.js';
 import { el, elementTexts, rootElement, unescapeXml, xmlDocument } from './s3-server-xml.js';
 
 /** CreateMultipartUpload: a new upload id; metadata and type are taken now, as in S3. */
-export async function createMultipartUpload({ request, bucket, key }: ObjectRequest): Promise<Reply> {
+export async function createMultipartUpload({
+  request,
+  bucket,
+  key,
+}: ObjectRequest): Promise<Reply> {
   await readSmallBody(request);
   const uploadId = randomBytes(32).toString('base64url');
   bucket.uploads.set(uploadId, {
@@ -37,12 +50,17 @@ function uploadOf({ request, bucket, key }: ObjectRequest) {
 export async function uploadPart(target: ObjectRequest): Promise<Reply> {
   const number = target.request.query.get('partNumber') ?? '';
   if (!/^\d+$/.test(number) || Number(number) < 1 || Number(number) > 10_000) {
-    throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', number);
+    throw errors.invalidArgument(
+      'Part number must be an integer between 1 and 10000, inclusive',
+      'partNumber',
+      number,
+    );
   }
   const upload = uploadOf(target);
   const data = await readObjectBody(target.request);
   // The upload may have been aborted or completed while the part was on its way.
-  if (target.bucket.uploads.get(upload.uploadId) !== upload) throw errors.noSuchUpload(upload.uploadId);
+  if (target.bucket.uploads.get(upload.uploadId) !== upload)
+    throw errors.noSuchUpload(upload.uploadId);
   const part: StoredPart = { data, etag: md5Etag(data) };
   upload.parts.set(Number(number), part);
   return { status: 200, headers: { etag: part.etag } };
@@ -55,7 +73,10 @@ export async function uploadPart(target: ObjectRequest): Promise<Reply> {
  * the upload began makes a conditional completion a 409 conflict. The ETag is S3's
  * multipart form, `"<md5 of the part md5s>-<parts>"`.
  */
-export async function completeMultipartUpload(target: ObjectRequest, minPartSize: number): Promise<Reply> {
+export async function completeMultipartUpload(
+  target: ObjectRequest,
+  minPartSize: number,
+): Promise<Reply> {
   const { request, bucket, key } = target;
   const upload = uploadOf(target);
   const xml = (await readSmallBody(request)).toString('utf8');
@@ -63,7 +84,8 @@ export async function completeMultipartUpload(target: ObjectRequest, minPartSize
   const listed = elementTexts(xml, 'Part').map((part) => {
     const [number] = elementTexts(part, 'PartNumber');
     const [etag] = elementTexts(part, 'ETag');
-    if (number === undefined || etag === undefined || !/^\d+$/.test(number.trim())) throw errors.malformedXml();
+    if (number === undefined || etag === undefined || !/^\d+$/.test(number.trim()))
+      throw errors.malformedXml();
     return { number: Number(number.trim()), etag: unescapeXml(etag.trim()) };
   });
   if (listed.length === 0) throw errors.malformedXml();
@@ -87,12 +109,17 @@ export async function completeMultipartUpload(target: ObjectRequest, minPartSize
       );
     }
     if (index < listed.length - 1 && part.data.byteLength < minPartSize) {
-      throw new S3Error(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
-        ProposedSize: String(part.data.byteLength),
-        MinSizeAllowed: String(minPartSize),
-        PartNumber: String(number),
-        ETag: etag,
-      });
+      throw new S3Error(
+        400,
+        'EntityTooSmall',
+        'Your proposed upload is smaller than the minimum allowed object size.',
+        {
+          ProposedSize: String(part.data.byteLength),
+          MinSizeAllowed: String(minPartSize),
+          PartNumber: String(number),
+          ETag: etag,
+        },
+      );
     }
     parts.push(part);
   });

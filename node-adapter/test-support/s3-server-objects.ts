@@ -1,14 +1,14 @@
-import { md5Etag, type StoredVersion, type TestBucket } from './s3-server-model.js';
 import {
   errors,
   header,
-  readObjectBody,
   type Reply,
+  readObjectBody,
   S3Error,
   type S3Request,
   userMetadata,
   xmlReply,
 } from './s3-server-http.js';
+import { md5Etag, type StoredVersion, type TestBucket } from './s3-server-model.js';
 import { el, xmlDocument } from './s3-server-xml.js';
 
 /** CopyObject copies at most this much in one request. */
@@ -131,7 +131,8 @@ export async function getObject(target: ObjectRequest): Promise<Reply> {
     'accept-ranges': 'bytes',
   };
   if (target.bucket.versioning !== 'Unversioned') headers['x-amz-version-id'] = version.versionId;
-  for (const [name, value] of Object.entries(version.metadata)) headers[`x-amz-meta-${name}`] = value;
+  for (const [name, value] of Object.entries(version.metadata))
+    headers[`x-amz-meta-${name}`] = value;
   return { status: 200, headers, body: data };
 }
 
@@ -178,10 +179,15 @@ export function parseCopySource(value: string): {
   }
   const [bucket, key] = decoded;
   if (slash <= 0 || key === '') {
-    throw new S3Error(400, 'InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', {
-      ArgumentName: 'x-amz-copy-source',
-      ArgumentValue: value,
-    });
+    throw new S3Error(
+      400,
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+      {
+        ArgumentName: 'x-amz-copy-source',
+        ArgumentValue: value,
+      },
+    );
   }
   const versionId = params.get('versionId');
   return versionId === null ? { bucket, key } : { bucket, key, versionId };
@@ -207,7 +213,11 @@ export async function copyObject(
       : sourceBucket.version(source.key, source.versionId);
   if (!version?.data) {
     if (source.versionId !== undefined && version?.isDeleteMarker) {
-      throw new S3Error(400, 'InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+      throw new S3Error(
+        400,
+        'InvalidRequest',
+        'The source of a copy request may not specifically refer to a delete marker by version id.',
+      );
     }
     throw errors.noSuchKey(source.key);
   }
@@ -219,17 +229,33 @@ export async function copyObject(
   if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, version.etag)) {
     throw errors.preconditionFailed('x-amz-copy-source-If-None-Match');
   }
-  for (const name of ['x-amz-copy-source-if-modified-since', 'x-amz-copy-source-if-unmodified-since']) {
+  for (const name of [
+    'x-amz-copy-source-if-modified-since',
+    'x-amz-copy-source-if-unmodified-since',
+  ]) {
     if (header(request, name) !== undefined) throw errors.notImplemented(name);
   }
   if (version.data.byteLength > MAX_COPY) {
-    throw new S3Error(400, 'InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY}`);
+    throw new S3Error(
+      400,
+      'InvalidRequest',
+      `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY}`,
+    );
   }
   const directive = (header(request, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
-    throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
+    throw errors.invalidArgument(
+      'Unknown metadata directive.',
+      'x-amz-metadata-directive',
+      directive,
+    );
   }
-  if (directive === 'COPY' && sourceBucket === bucket && source.key === key && source.versionId === undefined) {
+  if (
+    directive === 'COPY' &&
+    sourceBucket === bucket &&
+    source.key === key &&
+    source.versionId === undefined
+  ) {
     throw new S3Error(
       400,
       'InvalidRequest',
@@ -245,7 +271,9 @@ export async function copyObject(
     etag: md5Etag(version.data),
     metadata: directive === 'COPY' ? version.metadata : userMetadata(request),
     contentType:
-      directive === 'COPY' ? version.contentType : (header(request, 'content-type') ?? 'binary/octet-stream'),
+      directive === 'COPY'
+        ? version.contentType
+        : (header(request, 'content-type') ?? 'binary/octet-stream'),
     checksumSha256: directive === 'COPY' ? version.checksumSha256 : null,
   });
   const headers: Record<string, string> = {};

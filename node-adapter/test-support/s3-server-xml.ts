@@ -47,7 +47,11 @@ export function xmlDocument(root: string, children: readonly Markup[]): string {
 }
 
 /** An error document, as S3 sends it (no namespace on `<Error>`). */
-export function errorDocument(code: string, message: string, fields: Record<string, string>): string {
+export function errorDocument(
+  code: string,
+  message: string,
+  fields: Record<string, string>,
+): string {
   const extra = Object.entries(fields)
     .map(([name, value]) => el(name, value).xml)
     .join('');

@@ -26,7 +26,13 @@ import {
   createMultipartUpload,
   uploadPart,
 } from './s3-server-multipart.js';
-import { copyObject, deleteObject, getObject, type ObjectRequest, putObject } from './s3-server-objects.js';
+import {
+  copyObject,
+  deleteObject,
+  getObject,
+  type ObjectRequest,
+  putObject,
+} from './s3-server-objects.js';
 import { errorDocument } from './s3-server-xml.js';
 
 export { type StoredVersion, TestBucket, type VersioningStatus } from './s3-server-model.js';
@@ -130,9 +136,14 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
       assertBucketName(name);
       await readSmallBody(request);
       if (buckets.has(name)) {
-        throw new S3Error(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', {
-          BucketName: name,
-        });
+        throw new S3Error(
+          409,
+          'BucketAlreadyOwnedByYou',
+          'Your previous request to create the named bucket succeeded and you already own it.',
+          {
+            BucketName: name,
+          },
+        );
       }
       buckets.set(name, newBucket(name));
       return { status: 200, headers: { location: `/${name}` } };
@@ -152,7 +163,9 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
     }
     const key = request.key ?? '';
     if (Buffer.byteLength(key) > 1024) {
-      throw new S3Error(400, 'KeyTooLongError', 'Your key is too long', { Size: String(Buffer.byteLength(key)) });
+      throw new S3Error(400, 'KeyTooLongError', 'Your key is too long', {
+        Size: String(Buffer.byteLength(key)),
+      });
     }
     const target: ObjectRequest = { request, bucket, key };
     switch (operation) {
@@ -182,7 +195,8 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
       (fault) =>
         fault.operation === operation &&
         (fault.key === undefined || fault.key === request.key) &&
-        (fault.partNumber === undefined || String(fault.partNumber) === request.query.get('partNumber')),
+        (fault.partNumber === undefined ||
+          String(fault.partNumber) === request.query.get('partNumber')),
     );
     const fault = faults[index];
     if (!fault) return undefined;
@@ -206,7 +220,11 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
         refuseUnsupportedHeaders(operation, request);
         const fault = takeFault(operation, request);
         if (fault) {
-          throw new S3Error(fault.status ?? 500, fault.code ?? 'InternalError', `Injected fault for ${operation}.`);
+          throw new S3Error(
+            fault.status ?? 500,
+            fault.code ?? 'InternalError',
+            `Injected fault for ${operation}.`,
+          );
         }
         reply = await perform(operation, request);
       }
@@ -281,8 +299,26 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
 
 /** Query parameters each operation understands; any other is answered 501. */
 const OPERATION_PARAMS: Readonly<Record<string, readonly string[]>> = {
-  ListObjectsV2: ['list-type', 'prefix', 'continuation-token', 'max-keys', 'start-after', 'delimiter', 'encoding-type', 'fetch-owner', 'optional-object-attributes'],
-  ListObjectVersions: ['versions', 'prefix', 'key-marker', 'version-id-marker', 'max-keys', 'delimiter', 'encoding-type'],
+  ListObjectsV2: [
+    'list-type',
+    'prefix',
+    'continuation-token',
+    'max-keys',
+    'start-after',
+    'delimiter',
+    'encoding-type',
+    'fetch-owner',
+    'optional-object-attributes',
+  ],
+  ListObjectVersions: [
+    'versions',
+    'prefix',
+    'key-marker',
+    'version-id-marker',
+    'max-keys',
+    'delimiter',
+    'encoding-type',
+  ],
   GetBucketVersioning: ['versioning'],
   PutBucketVersioning: ['versioning'],
   GetObject: ['versionId'],
@@ -317,7 +353,8 @@ function operationOf(request: S3Request): string {
     else operation = copy ? 'CopyObject' : 'PutObject';
   } else if (method === 'GET') operation = has('uploadId') ? 'ListParts' : 'GetObject';
   else if (method === 'HEAD') operation = 'HeadObject';
-  else if (method === 'DELETE') operation = has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+  else if (method === 'DELETE')
+    operation = has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
   else if (method === 'POST') {
     if (has('uploads')) operation = 'CreateMultipartUpload';
     else if (has('uploadId')) operation = 'CompleteMultipartUpload';
@@ -333,7 +370,14 @@ function operationOf(request: S3Request): string {
 
 /** Headers that ask for S3 features this server does not have. */
 const UNSUPPORTED_HEADERS: Readonly<Record<string, readonly string[]>> = {
-  read: ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'x-amz-checksum-mode'],
+  read: [
+    'range',
+    'if-match',
+    'if-none-match',
+    'if-modified-since',
+    'if-unmodified-since',
+    'x-amz-checksum-mode',
+  ],
   write: [
     'x-amz-tagging',
     'x-amz-object-lock-mode',

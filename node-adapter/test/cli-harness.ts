@@ -16,7 +16,10 @@ export interface CliResult {
 }
 
 /** Runs the built `syncjournal` CLI in a child process, as a user would. */
-export function cli(args: string[], options: { env?: Record<string, string>; killAfterMs?: number } = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  options: { env?: Record<string, string>; killAfterMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...options.env },
@@ -30,7 +33,8 @@ export function cli(args: string[], options: { env?: Record<string, string>; kil
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
-    if (options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+    if (options.killAfterMs !== undefined)
+      setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
     child.on('exit', (code, signal) => {
       let json: Record<string, unknown> = {};
       try {

@@ -16,7 +16,16 @@ function clients() {
   const make = (name: string) => ({
     dir: s.path(name),
     state: s.path(`state-${name}`),
-    sync: (...extra: string[]) => cli(['--state-dir', s.path(`state-${name}`), '--json', 'sync', s.path(name), bucket, ...extra]),
+    sync: (...extra: string[]) =>
+      cli([
+        '--state-dir',
+        s.path(`state-${name}`),
+        '--json',
+        'sync',
+        s.path(name),
+        bucket,
+        ...extra,
+      ]),
   });
   return { bucket, a: make('alice'), b: make('bob'), c: make('carol') };
 }
@@ -46,7 +55,12 @@ describe('syncjournal sync', () => {
     const first = await a.sync();
     expect(first.code).toBe(0);
     expect(Object.keys(first.json).sort()).toEqual(REPORT_KEYS);
-    expect(first.json).toMatchObject({ status: 'in-sync', uploaded: 1, blocked: null, bytes: { up: 5, down: 0 } });
+    expect(first.json).toMatchObject({
+      status: 'in-sync',
+      uploaded: 1,
+      blocked: null,
+      bytes: { up: 5, down: 0 },
+    });
     expect(await s.tree(bucket)).toEqual({ 'notes/hello.md': 'hello' });
     expect(await s.tree(a.dir)).toEqual({ 'notes/hello.md': 'hello' });
 
@@ -86,7 +100,10 @@ describe('syncjournal sync', () => {
     await a.sync();
     const conflicted = await b.sync();
     expect(conflicted.code).toBe(3);
-    expect(conflicted.json).toMatchObject({ status: 'conflicts', conflicts: [{ path: 'n.md', kind: 'both-changed' }] });
+    expect(conflicted.json).toMatchObject({
+      status: 'conflicts',
+      conflicts: [{ path: 'n.md', kind: 'both-changed' }],
+    });
     const kept = (conflicted.json.conflicts as Array<{ kept: string[] }>)[0]!.kept;
     expect(kept[1]).toMatch(/^n\.conflict-[0-9a-f]+-\d{8}T\d{6}\.md$/);
     expect(await s.tree(b.dir)).toEqual({ 'n.md': 'alice', [kept[1]!]: 'bob', 'other.md': 'o' });
@@ -112,14 +129,22 @@ describe('syncjournal sync', () => {
     const { a } = clients();
     await s.write(`${a.dir}/x.md`, 'x');
     await a.sync();
-    const config = JSON.parse(await readFile(`${a.state}/config.json`, 'utf8')) as { pairs: Array<{ id: string }> };
+    const config = JSON.parse(await readFile(`${a.state}/config.json`, 'utf8')) as {
+      pairs: Array<{ id: string }>;
+    };
     const lock = `${a.state}/locks/${config.pairs[0]!.id}.lock`;
-    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: 'now', purpose: 'test' }));
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: process.pid, host: hostname(), since: 'now', purpose: 'test' }),
+    );
     const locked = await a.sync();
     expect(locked.code).toBe(5);
     expect(locked.json).toMatchObject({ error: { code: 'locked' } });
     // A lock whose holder is dead is taken over.
-    await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), since: 'then', purpose: 'test' }));
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), since: 'then', purpose: 'test' }),
+    );
     expect((await a.sync()).code).toBe(0);
   });
 
@@ -132,16 +157,36 @@ describe('syncjournal sync', () => {
     const noPairs = await cli(['--state-dir', a.state, 'sync']);
     expect(noPairs.code).toBe(2);
     expect(noPairs.stderr).toMatch(/No pairs yet/);
-    const badProfile = await cli(['--state-dir', a.state, 'sync', a.dir, s.path('bucket'), '--profile', 'reckless']);
+    const badProfile = await cli([
+      '--state-dir',
+      a.state,
+      'sync',
+      a.dir,
+      s.path('bucket'),
+      '--profile',
+      'reckless',
+    ]);
     expect(badProfile.code).toBe(2);
   });
 
   it('refuses a local folder inside the state dir (a sync into itself)', async () => {
     const state = s.path('state');
-    const nested = await cli(['--state-dir', state, 'sync', s.path('state/inner'), s.path('bucket')]);
+    const nested = await cli([
+      '--state-dir',
+      state,
+      'sync',
+      s.path('state/inner'),
+      s.path('bucket'),
+    ]);
     expect(nested.code).toBe(2);
     expect(nested.stderr).toMatch(/is inside .*loop forever/);
-    const bucketInLocal = await cli(['--state-dir', state, 'sync', s.path('l'), s.path('l/bucket')]);
+    const bucketInLocal = await cli([
+      '--state-dir',
+      state,
+      'sync',
+      s.path('l'),
+      s.path('l/bucket'),
+    ]);
     expect(bucketInLocal.code).toBe(2);
   });
 
@@ -154,17 +199,26 @@ describe('syncjournal sync', () => {
     await rm(a.state, { recursive: true, force: true });
     const fresh = await a.sync();
     expect(fresh.code).toBe(0);
-    expect(fresh.json).toMatchObject({ deletedLocal: 0, deletedRemote: 0, adopted: 1, downloaded: 1 });
+    expect(fresh.json).toMatchObject({
+      deletedLocal: 0,
+      deletedRemote: 0,
+      adopted: 1,
+      downloaded: 1,
+    });
     expect(await s.tree(bucket)).toEqual({ 'a.md': 'a', 'b.md': 'b' });
   });
 
   it('finishes a run killed with SIGKILL on the next run', async () => {
     const { a, bucket } = clients();
-    for (let i = 0; i < 300; i++) await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
+    for (let i = 0; i < 300; i++)
+      await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
     const killed = await a.sync();
     // The first run may or may not have finished; kill a second, larger one mid-way.
-    for (let i = 300; i < 900; i++) await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
-    const interrupted = await cli(['--state-dir', a.state, '--json', 'sync'], { killAfterMs: 2500 });
+    for (let i = 300; i < 900; i++)
+      await s.write(`${a.dir}/d${i % 10}/f${i}.md`, `content ${i}`.repeat(50));
+    const interrupted = await cli(['--state-dir', a.state, '--json', 'sync'], {
+      killAfterMs: 2500,
+    });
     expect(killed.code).toBe(0);
     expect(interrupted.signal === 'SIGKILL' || interrupted.code === 0).toBe(true);
     const after = await a.sync();
@@ -179,7 +233,9 @@ describe('syncjournal sync', () => {
     await s.write(`${a.dir}/a.md`, 'a');
     const human = await cli(['--state-dir', a.state, 'sync', a.dir, bucket, '--dry-run']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/upload\s+a\.md\s+— new locally; nothing at this key remotely \[local-new\]/);
+    expect(human.stdout).toMatch(
+      /upload\s+a\.md\s+— new locally; nothing at this key remotely \[local-new\]/,
+    );
     expect(await s.tree(bucket)).toEqual({});
   });
 });
@@ -192,7 +248,13 @@ describe('inspecting the journal', () => {
     const status = await cli(['--state-dir', a.state, '--json', 'status']);
     expect(status.code).toBe(0);
     expect(status.json).toMatchObject({
-      pairs: [{ files: 1, lastRun: { status: 'in-sync' }, capabilities: { conditionalWrites: true, versioning: false } }],
+      pairs: [
+        {
+          files: 1,
+          lastRun: { status: 'in-sync' },
+          capabilities: { conditionalWrites: true, versioning: false },
+        },
+      ],
     });
     const history = await cli(['--state-dir', a.state, '--json', 'history']);
     expect((history.json.runs as unknown[]).length).toBe(1);
@@ -203,7 +265,10 @@ describe('inspecting the journal', () => {
     const rebuild = await cli(['--state-dir', a.state, '--json', 'journal', 'rebuild']);
     expect(rebuild.json).toMatchObject({ matched: true });
     const exported = await cli(['--state-dir', a.state, 'journal', 'export']);
-    const kinds = exported.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { kind: string }).kind);
+    const kinds = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { kind: string }).kind);
     expect(kinds[0]).toBe('run.started');
     expect(kinds).toContain('op.applied');
   });

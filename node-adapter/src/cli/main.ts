@@ -1,21 +1,34 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { conflictsCommand, historyCommand, journalCommand, reportCommand, statusCommand } from './commands/inspect.js';
+import {
+  conflictsCommand,
+  historyCommand,
+  journalCommand,
+  reportCommand,
+  statusCommand,
+} from './commands/inspect.js';
 import { PairLockedError, type SyncFlags, syncCommand } from './commands/sync.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './open-pair.js';
 import { consoleOutput, type Output, reportError } from './output.js';
 
 const version = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
 ).version;
 
 /** Builds the `syncjournal` program; `run` reports the exit code through `done`. */
 export function buildProgram(done: (code: number) => void): Command {
   const program = new Command('syncjournal')
-    .description('Two-way sync between a local folder and an S3-compatible bucket, journaled in Postgres.')
+    .description(
+      'Two-way sync between a local folder and an S3-compatible bucket, journaled in Postgres.',
+    )
     .version(version)
-    .option('--state-dir <dir>', 'where config, journal, trash and locks live (default: $SYNCJOURNAL_HOME or ~/.syncjournal)')
+    .option(
+      '--state-dir <dir>',
+      'where config, journal, trash and locks live (default: $SYNCJOURNAL_HOME or ~/.syncjournal)',
+    )
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--verbose', 'show stack traces on errors')
     .showHelpAfterError()
@@ -27,25 +40,43 @@ export function buildProgram(done: (code: number) => void): Command {
       done(await fn(output));
     } catch (error) {
       reportError(output, error);
-      done(error instanceof UsageError ? EXIT.usage : error instanceof PairLockedError ? EXIT.locked : EXIT.failed);
+      done(
+        error instanceof UsageError
+          ? EXIT.usage
+          : error instanceof PairLockedError
+            ? EXIT.locked
+            : EXIT.failed,
+      );
     }
   };
   const global = () => program.opts<{ stateDir?: string }>();
 
   program
     .command('sync')
-    .description('sync a pair (the first run creates and remembers it); with no arguments, every remembered pair')
+    .description(
+      'sync a pair (the first run creates and remembers it); with no arguments, every remembered pair',
+    )
     .argument('[local]', 'the local folder')
     .argument('[remote]', 'the remote: s3://bucket/prefix, file:///dir, or a folder path')
     .option('--dry-run', 'print the plan with the reason for each operation; apply nothing')
-    .addOption(new Option('--profile <profile>', 'delete limits: safe (10), balanced (25), fast (50)').choices(['safe', 'balanced', 'fast']))
+    .addOption(
+      new Option(
+        '--profile <profile>',
+        'delete limits: safe (10), balanced (25), fast (50)',
+      ).choices(['safe', 'balanced', 'fast']),
+    )
     .option('--max-delete <n>', 'block the run if it would delete more than n files')
     .option('--force', 'apply deletes above the limits, or against an emptied side')
-    .option('--exclude <glob...>', 'leave paths matching these gitignore-style patterns alone on both sides')
+    .option(
+      '--exclude <glob...>',
+      'leave paths matching these gitignore-style patterns alone on both sides',
+    )
     .option('--include <glob...>', 'sync only paths matching these patterns')
     .option('--ignore-file <file>', 'read exclude patterns from a file in gitignore syntax')
     .addOption(
-      new Option('--conflict <policy>', 'what to do when both sides changed').choices(['keep-both', 'prefer-local', 'prefer-remote', 'newer']).default('keep-both'),
+      new Option('--conflict <policy>', 'what to do when both sides changed')
+        .choices(['keep-both', 'prefer-local', 'prefer-remote', 'newer'])
+        .default('keep-both'),
     )
     .option('--concurrency <n>', 'transfers in flight at once (default 4)')
     .action((local: string | undefined, remote: string | undefined, flags: SyncFlags) =>
@@ -61,7 +92,9 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('history')
     .description("this client's runs, newest first")
     .option('--limit <n>', 'how many runs (default 20)')
-    .action((flags: { limit?: string }) => run((output) => historyCommand({ ...flags, ...global() }, output))());
+    .action((flags: { limit?: string }) =>
+      run((output) => historyCommand({ ...flags, ...global() }, output))(),
+    );
 
   program
     .command('report')
@@ -76,7 +109,9 @@ export function buildProgram(done: (code: number) => void): Command {
 
   program
     .command('journal')
-    .description('verify the hash chain, rebuild the projections from events, or export events as NDJSON')
+    .description(
+      'verify the hash chain, rebuild the projections from events, or export events as NDJSON',
+    )
     .argument('<action>', 'verify | rebuild | export')
     .action((action: string) => run((output) => journalCommand(action, global(), output))());
 

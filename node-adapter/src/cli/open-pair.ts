@@ -21,7 +21,9 @@ export function normalizeRemote(remote: string): string {
   if (remote.startsWith('s3://')) return remote.replace(/\/+$/, '');
   if (remote.startsWith('file://')) return pathToFileURL(fileURLToPath(remote)).href;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) {
-    throw new UsageError(`${remote} is not a remote syncjournal knows: use s3://bucket/prefix, file:///dir or a folder path.`);
+    throw new UsageError(
+      `${remote} is not a remote syncjournal knows: use s3://bucket/prefix, file:///dir or a folder path.`,
+    );
   }
   return pathToFileURL(resolve(remote)).href;
 }
@@ -41,7 +43,8 @@ export async function refuseNesting(pair: PairConfig, state: StateDir): Promise<
     ['the local folder', await real(pair.local)],
     ['the state dir', await real(state.root)],
   ];
-  if (pair.remote.startsWith('file://')) places.push(['the folder bucket', await real(fileURLToPath(pair.remote))]);
+  if (pair.remote.startsWith('file://'))
+    places.push(['the folder bucket', await real(fileURLToPath(pair.remote))]);
   for (const [nameA, a] of places) {
     for (const [nameB, b] of places) {
       if (nameA !== nameB && (a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`))) {
@@ -88,7 +91,9 @@ export async function filterFor(pair: PairConfig): Promise<PairFilter | undefine
     try {
       excludes.push(...(await readFile(pair.ignoreFile, 'utf8')).split(/\r?\n/));
     } catch (error) {
-      throw new UsageError(`The ignore file ${pair.ignoreFile} could not be read (${(error as Error).message}).`);
+      throw new UsageError(
+        `The ignore file ${pair.ignoreFile} could not be read (${(error as Error).message}).`,
+      );
     }
   }
   const includes = pair.include ?? [];

@@ -44,12 +44,15 @@ export function formatReport(report: RunReport, title: string): string[] {
   ];
   lines.push(`  ${moved.join(' · ')}`);
   for (const c of report.conflicts) {
-    lines.push(`  ${pc.yellow('conflict')} ${c.path} (${c.kind}): kept ${c.kept.join(' and ') || 'both sides'}`);
+    lines.push(
+      `  ${pc.yellow('conflict')} ${c.path} (${c.kind}): kept ${c.kept.join(' and ') || 'both sides'}`,
+    );
   }
   for (const g of report.guards) {
     if (g.verdict === 'limited' && g.reason) lines.push(`  ${pc.yellow('note')} ${g.reason}`);
   }
-  for (const e of report.errors) lines.push(`  ${pc.red('error')} ${e.path ? `${e.path}: ` : ''}${e.message}`);
+  for (const e of report.errors)
+    lines.push(`  ${pc.red('error')} ${e.path ? `${e.path}: ` : ''}${e.message}`);
   const status =
     report.status === 'in-sync'
       ? pc.green('in sync')
@@ -75,7 +78,12 @@ export function reportError(output: Output, error: unknown): void {
   if (output.json) {
     const body = known
       ? error.toJSON()
-      : { name: 'Error', code: 'error', message: (error as Error)?.message ?? String(error), data: {} };
+      : {
+          name: 'Error',
+          code: 'error',
+          message: (error as Error)?.message ?? String(error),
+          data: {},
+        };
     output.out(JSON.stringify({ error: body }));
     return;
   }

@@ -6,7 +6,10 @@ import type { Output } from './output.js';
  * Progress bars on a terminal: scanning and hashing, then transfers. Off for `--json`
  * and when stderr is not a terminal, so logs and pipes stay clean.
  */
-export function progressReporter(output: Output): { onProgress?: (e: ProgressEvent) => void; stop(): void } {
+export function progressReporter(output: Output): {
+  onProgress?: (e: ProgressEvent) => void;
+  stop(): void;
+} {
   if (!output.tty) return { stop() {} };
   const bars = new cliProgress.MultiBar(
     {
@@ -25,7 +28,9 @@ export function progressReporter(output: Output): { onProgress?: (e: ProgressEve
       if (event.phase === 'scan') {
         scan ??= bars.create(0, 0, { phase: 'scan ', detail: '' });
         scan.setTotal(event.files);
-        scan.update(event.files, { detail: `files, ${event.hashed} hashed (${Math.round(event.bytes / 1024)} KiB)` });
+        scan.update(event.files, {
+          detail: `files, ${event.hashed} hashed (${Math.round(event.bytes / 1024)} KiB)`,
+        });
       } else if (event.phase === 'apply') {
         apply ??= bars.create(event.total, 0, { phase: 'apply', detail: '' });
         apply.update(event.done, { detail: event.path });

@@ -83,7 +83,12 @@ export class StateDir {
     let pair = this.config.pairs.find((p) => p.local === local && p.remote === remote);
     const created = !pair;
     if (!pair) {
-      pair = { id: `pair-${randomBytes(4).toString('hex')}`, local, remote, createdAt: new Date().toISOString() };
+      pair = {
+        id: `pair-${randomBytes(4).toString('hex')}`,
+        local,
+        remote,
+        createdAt: new Date().toISOString(),
+      };
       this.config.pairs.push(pair);
     }
     for (const [key, value] of Object.entries(options)) {

@@ -1,5 +1,5 @@
-import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { JournalLockedError, type ListingCompletedPayload } from '@syncjournal/core';
+import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { openJournal } from '../../open-journal.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../open-pair.js';
@@ -8,7 +8,10 @@ import { StateDir } from '../state-dir.js';
 import { PairLockedError } from './sync.js';
 
 /** Opens the state dir's journal for a read-only command. */
-async function withJournal<T>(stateDir: string | undefined, fn: (journal: PostgresJournal, state: StateDir) => Promise<T>): Promise<T> {
+async function withJournal<T>(
+  stateDir: string | undefined,
+  fn: (journal: PostgresJournal, state: StateDir) => Promise<T>,
+): Promise<T> {
   const state = await StateDir.open(StateDir.locate(stateDir));
   const journal = await openJournal(state.journalDir).catch((error: unknown) => {
     if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
@@ -27,14 +30,19 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
     const pairs = [];
     for (const pair of state.config.pairs) {
       const [last] = await journal.runs({ pairId: pair.id, limit: 1 });
-      const [listing] = (await journal.events({ pairId: pair.id, kinds: ['listing.completed'] })).slice(-1);
+      const [listing] = (
+        await journal.events({ pairId: pair.id, kinds: ['listing.completed'] })
+      ).slice(-1);
       const conflicts = await journal.conflicts(pair.id, 'open');
-      const capabilities = (listing?.payload as ListingCompletedPayload | undefined)?.capabilities ?? null;
+      const capabilities =
+        (listing?.payload as ListingCompletedPayload | undefined)?.capabilities ?? null;
       pairs.push({
         id: pair.id,
         local: pair.local,
         remote: pair.remote,
-        lastRun: last ? { run: last.run, status: last.status, at: last.completedAt ?? last.startedAt } : null,
+        lastRun: last
+          ? { run: last.run, status: last.status, at: last.completedAt ?? last.startedAt }
+          : null,
         capabilities,
         openConflicts: conflicts.map((c) => c.path),
         files: (await journal.baseline(pair.id)).length,
@@ -48,10 +56,14 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
     if (pairs.length === 0) output.out('  no pairs yet: syncjournal sync <local> <remote>');
     for (const p of pairs) {
       output.out(`${p.local} ⇄ ${p.remote} (${p.id})`);
-      output.out(`  ${p.files} file(s) in sync; last run ${p.lastRun ? `${p.lastRun.run}: ${p.lastRun.status} at ${p.lastRun.at}` : 'never'}`);
+      output.out(
+        `  ${p.files} file(s) in sync; last run ${p.lastRun ? `${p.lastRun.run}: ${p.lastRun.status} at ${p.lastRun.at}` : 'never'}`,
+      );
       if (p.capabilities) {
         const c = p.capabilities;
-        output.out(`  store: conditional writes ${c.conditionalWrites ? 'yes' : 'no'}, versioning ${c.versioning ? 'yes' : 'no'}, snapshots ${c.snapshots ? 'yes' : 'no'}`);
+        output.out(
+          `  store: conditional writes ${c.conditionalWrites ? 'yes' : 'no'}, versioning ${c.versioning ? 'yes' : 'no'}, snapshots ${c.snapshots ? 'yes' : 'no'}`,
+        );
       }
       if (p.openConflicts.length) output.out(`  open conflicts: ${p.openConflicts.join(', ')}`);
     }
@@ -60,7 +72,10 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
 }
 
 /** `syncjournal history`: runs, newest first. */
-export async function historyCommand(flags: { stateDir?: string; limit?: string }, output: Output): Promise<number> {
+export async function historyCommand(
+  flags: { stateDir?: string; limit?: string },
+  output: Output,
+): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const limit = flags.limit ? Number(flags.limit) : 20;
     const runs = await journal.runs({ clientId: state.config.clientId, limit });
@@ -73,30 +88,44 @@ export async function historyCommand(flags: { stateDir?: string; limit?: string 
       const counts = report
         ? `↑${report.uploaded} ↓${report.downloaded} ✕${report.deletedLocal + report.deletedRemote} =${report.adopted} !${report.conflicts.length}`
         : '';
-      output.out(`${String(run.run).padStart(5)}  ${run.startedAt}  ${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`);
+      output.out(
+        `${String(run.run).padStart(5)}  ${run.startedAt}  ${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`,
+      );
     }
     return EXIT.inSync;
   });
 }
 
 /** `syncjournal report <run>`: one run's report. */
-export async function reportCommand(run: string, flags: { stateDir?: string }, output: Output): Promise<number> {
+export async function reportCommand(
+  run: string,
+  flags: { stateDir?: string },
+  output: Output,
+): Promise<number> {
   const n = Number(run);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`A run is a positive number, not "${run}".`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`A run is a positive number, not "${run}".`);
   return withJournal(flags.stateDir, async (journal) => {
     const row = await journal.report(n);
-    if (!row) throw new UsageError(`There is no finished run ${n} in this journal; see syncjournal history.`);
+    if (!row)
+      throw new UsageError(
+        `There is no finished run ${n} in this journal; see syncjournal history.`,
+      );
     if (output.json) output.out(JSON.stringify(row.report));
     else {
       const [runRow] = (await journal.runs()).filter((r) => r.run === n);
-      for (const line of formatReport(row.report, `run ${n}: ${runRow?.local} ⇄ ${runRow?.remote}`)) output.out(line);
+      for (const line of formatReport(row.report, `run ${n}: ${runRow?.local} ⇄ ${runRow?.remote}`))
+        output.out(line);
     }
     return EXIT.inSync;
   });
 }
 
 /** `syncjournal conflicts`: open conflicts of every pair, with where each version is kept. */
-export async function conflictsCommand(flags: { stateDir?: string }, output: Output): Promise<number> {
+export async function conflictsCommand(
+  flags: { stateDir?: string },
+  output: Output,
+): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const all = [];
     for (const pair of state.config.pairs) {
@@ -104,28 +133,45 @@ export async function conflictsCommand(flags: { stateDir?: string }, output: Out
     }
     if (output.json) output.out(JSON.stringify({ conflicts: all }));
     else if (all.length === 0) output.out('no open conflicts');
-    else for (const c of all) output.out(`${c.path} (${c.kind}, run ${c.run}): ${c.kept.map((k) => `${k.side} → ${k.path}`).join(', ')}`);
+    else
+      for (const c of all)
+        output.out(
+          `${c.path} (${c.kind}, run ${c.run}): ${c.kept.map((k) => `${k.side} → ${k.path}`).join(', ')}`,
+        );
     return EXIT.inSync;
   });
 }
 
 /** `syncjournal journal verify|rebuild|export`. */
-export async function journalCommand(action: string, flags: { stateDir?: string }, output: Output): Promise<number> {
+export async function journalCommand(
+  action: string,
+  flags: { stateDir?: string },
+  output: Output,
+): Promise<number> {
   return withJournal(flags.stateDir, async (journal) => {
     if (action === 'verify') {
       const result = await journal.verify();
       if (output.json) output.out(JSON.stringify(result));
-      else if (result.ok) output.out(`the hash chain of ${result.events} events verifies; head ${result.head.hash.slice(0, 16)}…`);
-      else output.out(`event ${result.firstBad.seq} is bad (${result.firstBad.reason}): ${result.firstBad.detail}. ${result.events} events before it verify.`);
+      else if (result.ok)
+        output.out(
+          `the hash chain of ${result.events} events verifies; head ${result.head.hash.slice(0, 16)}…`,
+        );
+      else
+        output.out(
+          `event ${result.firstBad.seq} is bad (${result.firstBad.reason}): ${result.firstBad.detail}. ${result.events} events before it verify.`,
+        );
       return result.ok ? EXIT.inSync : EXIT.failed;
     }
     if (action === 'rebuild') {
       const result = await journal.rebuild();
       if (output.json) output.out(JSON.stringify(result));
       else {
-        output.out(`rebuilt every projection from ${result.events} events: ${result.matched ? 'they matched the live tables' : 'some differed and were repaired'}`);
+        output.out(
+          `rebuilt every projection from ${result.events} events: ${result.matched ? 'they matched the live tables' : 'some differed and were repaired'}`,
+        );
         for (const [table, t] of Object.entries(result.tables)) {
-          if (!t.matched) output.out(`  ${table}: ${t.rowsBefore} rows before, ${t.rowsAfter} after`);
+          if (!t.matched)
+            output.out(`  ${table}: ${t.rowsBefore} rows before, ${t.rowsAfter} after`);
         }
       }
       return EXIT.inSync;

@@ -1,13 +1,24 @@
+import { mkdir } from 'node:fs/promises';
 import {
   createSyncEngine,
   JournalLockedError,
-  SyncJournalError, type RunReport, type RunStatus, type SafetyProfile } from '@syncjournal/core';
-import { mkdir } from 'node:fs/promises';
+  type RunReport,
+  type RunStatus,
+  type SafetyProfile,
+  SyncJournalError,
+} from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
 import { openJournal } from '../../open-journal.js';
 import { LockHeldError, PidLock } from '../../pid-lock.js';
 import { EXIT, exitCodeFor, worstStatus } from '../exit-codes.js';
-import { filterFor, normalizeLocal, normalizeRemote, openSides, refuseNesting, UsageError } from '../open-pair.js';
+import {
+  filterFor,
+  normalizeLocal,
+  normalizeRemote,
+  openSides,
+  refuseNesting,
+  UsageError,
+} from '../open-pair.js';
 import { formatPlan, formatReport, type Output } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { type PairConfig, StateDir } from '../state-dir.js';
@@ -40,16 +51,24 @@ export async function syncCommand(
   output: Output,
 ): Promise<number> {
   if ((local === undefined) !== (remote === undefined)) {
-    throw new UsageError('Give both a local folder and a remote (syncjournal sync <local> <remote>), or neither to sync every remembered pair.');
+    throw new UsageError(
+      'Give both a local folder and a remote (syncjournal sync <local> <remote>), or neither to sync every remembered pair.',
+    );
   }
   if (flags.profile && !PROFILES.includes(flags.profile)) {
-    throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, not "${flags.profile}".`);
+    throw new UsageError(
+      `--profile must be one of ${PROFILES.join(', ')}, not "${flags.profile}".`,
+    );
   }
   if (flags.conflict && !POLICIES.includes(flags.conflict)) {
-    throw new UsageError(`--conflict must be one of ${POLICIES.join(', ')}, not "${flags.conflict}".`);
+    throw new UsageError(
+      `--conflict must be one of ${POLICIES.join(', ')}, not "${flags.conflict}".`,
+    );
   }
   if (flags.conflict && flags.conflict !== 'keep-both') {
-    throw new UsageError(`--conflict ${flags.conflict} is not available yet; keep-both (the default) keeps every version.`);
+    throw new UsageError(
+      `--conflict ${flags.conflict} is not available yet; keep-both (the default) keeps every version.`,
+    );
   }
   const maxDelete = parseCount(flags.maxDelete, '--max-delete');
   const concurrency = parseCount(flags.concurrency, '--concurrency');
@@ -82,7 +101,13 @@ export async function syncCommand(
   const results: Array<{ pair: PairConfig; report: RunReport; plan: unknown[] }> = [];
   for (const pair of pairs) {
     await refuseNesting(pair, state);
-    const { report, plan } = await syncPair(pair, state, { ...flags, maxDelete, concurrency }, output, pair.id === createdPair);
+    const { report, plan } = await syncPair(
+      pair,
+      state,
+      { ...flags, maxDelete, concurrency },
+      output,
+      pair.id === createdPair,
+    );
     results.push({ pair, report, plan });
   }
 
@@ -94,7 +119,9 @@ export async function syncCommand(
       dryRun: flags.dryRun ?? false,
       ...(flags.dryRun ? { plan: r.plan } : {}),
     });
-    output.out(JSON.stringify(results.length === 1 ? one(results[0]!) : { status, pairs: results.map(one) }));
+    output.out(
+      JSON.stringify(results.length === 1 ? one(results[0]!) : { status, pairs: results.map(one) }),
+    );
   }
   return exitCodeFor(status);
 }
@@ -111,7 +138,10 @@ async function syncPair(
 ) {
   let lock: PidLock;
   try {
-    lock = await PidLock.acquire(state.lockPath(pair.id), `The pair ${pair.local} ⇄ ${pair.remote}`);
+    lock = await PidLock.acquire(
+      state.lockPath(pair.id),
+      `The pair ${pair.local} ⇄ ${pair.remote}`,
+    );
   } catch (error) {
     if (error instanceof LockHeldError) throw new PairLockedError(error.message);
     throw error;
@@ -146,7 +176,10 @@ async function syncPair(
         if (flags.dryRun) {
           output.out(`${title} — dry run, nothing applied. The plan:`);
           for (const line of formatPlan(result.plan)) output.out(line);
-          if (result.report.blocked) output.out(`  blocked by ${result.report.blocked.guard}: ${result.report.blocked.reason}`);
+          if (result.report.blocked)
+            output.out(
+              `  blocked by ${result.report.blocked.guard}: ${result.report.blocked.reason}`,
+            );
         } else {
           for (const line of formatReport(result.report, title)) output.out(line);
         }
@@ -172,6 +205,7 @@ export class PairLockedError extends SyncJournalError {
 function parseCount(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} needs a whole number, not "${value}".`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${flag} needs a whole number, not "${value}".`);
   return n;
 }
