@@ -430,3 +430,49 @@ describe('runs', () => {
     expect((await journal.rebuild()).matched).toBe(true);
   });
 });
+
+describe('conflict policies keep the losing version recoverable', () => {
+  const conflicted = async () => {
+    const s = await inSync({ 'n.md': 'base', 'other.md': 'o' });
+    s.a.write('n.md', 'alice');
+    await s.a.sync();
+    s.b.write('n.md', 'bob');
+    return s;
+  };
+
+  it('prefer-remote: the remote version takes the name, the local one goes to the trash', async () => {
+    const { b, store } = await conflicted();
+    const { report, plan } = await b.sync({ policy: 'prefer-remote' });
+    expect(plan.find((o) => o.path === 'n.md')).toMatchObject({
+      row: 'both-changed',
+      resolution: 'keep-remote',
+    });
+    expect(b.listing()).toEqual({ 'n.md': 'alice', 'other.md': 'o' });
+    expect(bucket(store)).toEqual({ 'n.md': 'alice', 'other.md': 'o' });
+    const trashed = b.tree.trashed().find((t) => new TextDecoder().decode(t.data) === 'bob');
+    expect(trashed).toBeDefined();
+    expect(report.conflicts).toEqual([
+      { path: 'n.md', kind: 'both-changed', kept: ['n.md', trashed!.location] },
+    ]);
+    const [row] = await journal.conflicts(b.pair.id);
+    expect(row).toMatchObject({ status: 'resolved', resolution: 'keep-remote' });
+  });
+
+  it('prefer-local: the local version takes the name, the remote one is kept in the remote trash', async () => {
+    const { a, b, store } = await conflicted();
+    const { report } = await b.sync({ policy: 'prefer-local' });
+    expect(bucket(store)).toEqual({ 'n.md': 'bob', 'other.md': 'o' });
+    const trashKey = report.conflicts[0]!.kept[1]!;
+    expect(trashKey).toMatch(/^\.syncjournal\/trash\//);
+    expect(store.readText(trashKey)).toBe('alice');
+    await a.sync();
+    expect(a.text('n.md')).toBe('bob');
+  });
+
+  it('newer: the later edit takes the name', async () => {
+    const { b, store } = await conflicted();
+    // Bob's edit came after Alice's upload.
+    await b.sync({ policy: 'newer' });
+    expect(bucket(store)['n.md']).toBe('bob');
+  });
+});

@@ -111,6 +111,24 @@ describe('syncjournal sync', () => {
     expect(await s.tree(a.dir)).toEqual(await s.tree(b.dir));
   });
 
+  it('--conflict prefer-local puts the local version under the name and keeps the other in the remote trash', async () => {
+    const { a, b, bucket } = clients();
+    await s.write(`${a.dir}/n.md`, 'base');
+    await s.write(`${a.dir}/other.md`, 'o');
+    await a.sync();
+    await b.sync();
+    await s.write(`${a.dir}/n.md`, 'alice');
+    await s.write(`${b.dir}/n.md`, 'bob');
+    await a.sync();
+    const result = await b.sync('--conflict', 'prefer-local');
+    expect(result.code).toBe(3);
+    expect(await s.tree(bucket)).toEqual({ 'n.md': 'bob', 'other.md': 'o' });
+    const kept = (result.json.conflicts as Array<{ kept: string[] }>)[0]!.kept;
+    expect(await s.tree(`${bucket}/.syncjournal/trash`)).toEqual({
+      [kept[1]!.replace('.syncjournal/trash/', '')]: 'alice',
+    });
+  });
+
   it('exits 4 when a guard blocks the run, and applies nothing; --force applies it', async () => {
     const { a, bucket } = clients();
     for (let i = 0; i < 30; i++) await s.write(`${a.dir}/f${i}.md`, `${i}`);

@@ -230,6 +230,47 @@ async function conflict(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
     return withConflict(op, applied(op, [[op.path, effect]]), kept);
   }
 
+  if (op.resolution === 'keep-remote') {
+    // The remote version takes the name; the local one goes to the local trash.
+    const effect = await download(ctx, op.path, op.local!, op.remote!);
+    const kept: KeptCopy[] = [
+      {
+        side: 'remote',
+        path: op.path,
+        hash: effect.baseline?.hash ?? null,
+        etag: effect.baseline?.etag ?? null,
+      },
+      {
+        side: 'local',
+        path: op.path,
+        hash: op.local!.hash ?? null,
+        trash: effect.replaced?.trash ?? null,
+      },
+    ];
+    return withConflict(op, applied(op, [[op.path, effect]]), kept, 'keep-remote');
+  }
+  if (op.resolution === 'keep-local') {
+    // The local version takes the name; the remote one stays a bucket version or a trash copy.
+    const effect = await upload(ctx, op.path, op.local!, op.remote!);
+    const kept: KeptCopy[] = [
+      {
+        side: 'local',
+        path: op.path,
+        hash: op.local!.hash ?? null,
+        etag: effect.baseline?.etag ?? null,
+      },
+      {
+        side: 'remote',
+        path: op.path,
+        hash: op.remote!.hash ?? null,
+        etag: op.remote!.etag ?? null,
+        versionId: effect.replaced?.versionId ?? null,
+        trash: effect.replaced?.trash ?? null,
+      },
+    ];
+    return withConflict(op, applied(op, [[op.path, effect]]), kept, 'keep-local');
+  }
+
   const copyPath = op.conflictPath!;
   const hash = op.local!.hash!;
   const bytes = await readVerified(ctx, op.path, hash);
@@ -282,15 +323,25 @@ async function conflict(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
   );
 }
 
-function withConflict(op: PlanOp, outcome: OpOutcome, kept: KeptCopy[]): OpOutcome {
+function withConflict(
+  op: PlanOp,
+  outcome: OpOutcome,
+  kept: KeptCopy[],
+  resolution?: 'keep-local' | 'keep-remote',
+): OpOutcome {
   if (outcome.status !== 'applied') return outcome;
   outcome.events.push({
     kind: 'conflict.recorded',
     run: 0,
     path: op.path,
-    payload: { kind: op.row, kept },
+    payload: { kind: op.row, kept, ...(resolution ? { resolution } : {}) },
   });
-  outcome.conflict = { path: op.path, kind: op.row, kept: kept.map((k) => k.path) };
+  // Where each version is: a synced path, a trash location, or a bucket version.
+  outcome.conflict = {
+    path: op.path,
+    kind: op.row,
+    kept: kept.map((k) => k.trash ?? (k.versionId ? `${k.path}@${k.versionId}` : k.path)),
+  };
   return outcome;
 }
 

@@ -9,7 +9,13 @@ import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
 import { checkGuards, type SafetyProfile } from '../reconcile/guards.js';
-import { type Plan, type PlanOp, type ReconcileInput, reconcile } from '../reconcile/reconcile.js';
+import {
+  type ConflictPolicy,
+  type Plan,
+  type PlanOp,
+  type ReconcileInput,
+  reconcile,
+} from '../reconcile/reconcile.js';
 import type { GuardVerdict, ReportConflict, ReportError, RunReport, RunStatus } from '../report.js';
 import { listStore, RESERVED_PREFIX } from '../scan/lister.js';
 import { scanTree } from '../scan/scanner.js';
@@ -37,6 +43,8 @@ export interface SyncEngineOptions {
   maxDelete?: number;
   force?: boolean;
   filter?: PairFilter;
+  /** What to do when both sides changed a file differently (default `keep-both`). */
+  policy?: ConflictPolicy;
   /** Transfers in flight at once (default 4). */
   concurrency?: number;
   /** Remote trash for stores without versioning (default `.syncjournal/trash/`). */
@@ -86,6 +94,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
       profile,
       ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
       force: o.force ?? false,
+      policy: o.policy ?? 'keep-both',
       filter: o.filter?.spec ?? null,
       caseInsensitive: o.tree.caseInsensitive,
     },
@@ -165,6 +174,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
     caseInsensitive: o.tree.caseInsensitive,
     clientId: o.clientId,
     planTimeMs: started,
+    policy: o.policy ?? 'keep-both',
     ...(excluded ? { excluded } : {}),
   };
   const plan = reconcile(input);

@@ -237,6 +237,12 @@ export interface PlanOpPayload {
   remote?: SideState | null;
   /** For conflicts: where the local version is kept beside the canonical name. */
   conflictPath?: string;
+  /**
+   * For conflicts: which version takes the name. `keep-both` (the default) keeps the
+   * remote under the name and the local beside it; `keep-local`/`keep-remote` put the
+   * other version in the trash (or keep it as a bucket version), never delete it.
+   */
+  resolution?: ConflictResolution;
   /** 1 for the run's plan; 2 when a path was planned again after a precondition failed. */
   round?: number;
 }
@@ -306,23 +312,31 @@ export interface OpSkippedPayload extends OpRefPayload {
 export interface KeptCopy {
   /** Who wrote this version: `local` or `remote`. */
   side: 'local' | 'remote';
-  /** Where it lives now, relative to the pair's root (synced like any file). */
+  /** The path it belongs to, relative to the pair's root. */
   path: string;
   hash?: string | null;
   etag?: string | null;
+  /** The bucket version that holds it, where the bucket keeps versions. */
   versionId?: string | null;
+  /** Where it is kept when it is not a synced file: a local trash location or a remote trash key. */
+  trash?: string | null;
 }
+
+/** How a conflict was settled. */
+export type ConflictResolution = 'keep-both' | 'keep-local' | 'keep-remote';
 
 export interface ConflictRecordedPayload {
   /** The decision-table row: e.g. `both-changed`, `deleted-vs-changed`. */
   kind: string;
   kept: KeptCopy[];
+  /** Set when a policy settled the conflict as it was found (the conflict is then resolved). */
+  resolution?: 'keep-local' | 'keep-remote';
 }
 
 export interface ConflictResolvedPayload {
   /** The conflict's id (the `seq` of its `conflict.recorded` event). */
   conflict: number;
-  resolution: 'keep-local' | 'keep-remote' | 'keep-both';
+  resolution: ConflictResolution;
   /** Where the versions that were not kept went (trash path, conflict copy, version id). */
   kept: KeptCopy[];
 }

@@ -1,4 +1,4 @@
-import type { OpAction, PlanOpPayload, SideState } from '../journal/events.js';
+import type { ConflictResolution, OpAction, PlanOpPayload, SideState } from '../journal/events.js';
 import { comparePaths } from '../paths.js';
 import { DECISION_TABLE, type DecisionRowId } from './decision-table.js';
 import { conflictCopyPath, unsafeKeyReason } from './safe-path.js';
@@ -28,7 +28,15 @@ export interface RemoteEntry {
   etag: string | null;
   versionId?: string | null;
   sha256?: string | null;
+  /** ISO time the store reports, for the `newer` conflict policy. */
+  lastModified?: string | null;
 }
+
+/**
+ * What to do when both sides changed a file differently. Every policy keeps the
+ * version it does not put under the name recoverable.
+ */
+export type ConflictPolicy = 'keep-both' | 'prefer-local' | 'prefer-remote' | 'newer';
 
 /**
  * Everything the reconciler decides from. All of it is journaled (scan and listing
@@ -57,6 +65,8 @@ export interface ReconcileInput {
   excluded?: (path: string) => boolean;
   /** Other paths known to exist (when reconciling a subset), so conflict copies avoid them. */
   reserved?: Iterable<string>;
+  /** Default `keep-both`. */
+  policy?: ConflictPolicy;
 }
 
 /** One planned operation. */
@@ -158,7 +168,13 @@ export function reconcile(input: ReconcileInput): Plan {
 
     const row = decide(B, L, R);
     if (row === null) continue;
-    if (row === 'both-changed' || row === 'both-new-different') {
+    const resolution =
+      row === 'both-changed' || row === 'both-new-different'
+        ? resolve(input.policy, L!, R!)
+        : undefined;
+    if (resolution && resolution !== 'keep-both') {
+      push(row, { resolution });
+    } else if (resolution) {
       // A run that crashed after keeping the local version leaves that copy behind:
       // reuse it rather than keep the same content twice.
       const conflictPath =
@@ -171,6 +187,28 @@ export function reconcile(input: ReconcileInput): Plan {
     }
   }
   return { ops, excludedWithBase };
+}
+
+/** Which version of a file changed on both sides takes the name, under a policy. */
+function resolve(
+  policy: ConflictPolicy | undefined,
+  L: LocalEntry,
+  R: RemoteEntry,
+): ConflictResolution {
+  switch (policy ?? 'keep-both') {
+    case 'prefer-local':
+      return 'keep-local';
+    case 'prefer-remote':
+      return 'keep-remote';
+    case 'newer': {
+      const remoteTime = R.lastModified ? Date.parse(R.lastModified) : Number.NaN;
+      // Without both times there is no "newer": keep both rather than guess.
+      if (Number.isNaN(remoteTime) || !Number.isFinite(L.mtimeMs)) return 'keep-both';
+      return L.mtimeMs > remoteTime ? 'keep-local' : 'keep-remote';
+    }
+    default:
+      return 'keep-both';
+  }
 }
 
 /** The decision-table row for one path, or `null` when nothing is to be done. */

@@ -74,9 +74,10 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--include <glob...>', 'sync only paths matching these patterns')
     .option('--ignore-file <file>', 'read exclude patterns from a file in gitignore syntax')
     .addOption(
-      new Option('--conflict <policy>', 'what to do when both sides changed')
-        .choices(['keep-both', 'prefer-local', 'prefer-remote', 'newer'])
-        .default('keep-both'),
+      new Option(
+        '--conflict <policy>',
+        'when both sides changed a file: keep-both (default; the local copy is kept beside it), or put one under the name and the other in the trash',
+      ).choices(['keep-both', 'prefer-local', 'prefer-remote', 'newer']),
     )
     .option('--concurrency <n>', 'transfers in flight at once (default 4)')
     .action((local: string | undefined, remote: string | undefined, flags: SyncFlags) =>

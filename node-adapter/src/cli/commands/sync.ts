@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import {
+  type ConflictPolicy,
   createSyncEngine,
   JournalLockedError,
   type RunReport,
@@ -65,11 +66,6 @@ export async function syncCommand(
       `--conflict must be one of ${POLICIES.join(', ')}, not "${flags.conflict}".`,
     );
   }
-  if (flags.conflict && flags.conflict !== 'keep-both') {
-    throw new UsageError(
-      `--conflict ${flags.conflict} is not available yet; keep-both (the default) keeps every version.`,
-    );
-  }
   const maxDelete = parseCount(flags.maxDelete, '--max-delete');
   const concurrency = parseCount(flags.concurrency, '--concurrency');
   const state = await StateDir.open(StateDir.locate(flags.stateDir));
@@ -82,6 +78,7 @@ export async function syncCommand(
       ...(flags.exclude?.length ? { exclude: flags.exclude } : {}),
       ...(flags.include?.length ? { include: flags.include } : {}),
       ...(flags.ignoreFile ? { ignoreFile: normalizeLocal(flags.ignoreFile) } : {}),
+      ...(flags.conflict ? { conflict: flags.conflict } : {}),
     });
     await refuseNesting(pair, state);
     // A new pair may sync into a folder that does not exist yet; a remembered pair
@@ -165,6 +162,7 @@ async function syncPair(
         profile: (flags.profile as SafetyProfile | undefined) ?? pair.profile ?? 'balanced',
         ...(flags.maxDelete !== undefined ? { maxDelete: flags.maxDelete } : {}),
         force: flags.force ?? false,
+        policy: (flags.conflict ?? pair.conflict ?? 'keep-both') as ConflictPolicy,
         ...(filter ? { filter } : {}),
         ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
