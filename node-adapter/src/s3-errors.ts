@@ -1,4 +1,4 @@
-import { registerErrorClass, SyncJournalError } from '@syncjournal/core';
+import { PreconditionFailedError, registerErrorClass, SyncJournalError } from '@syncjournal/core';
 
 /**
  * An S3-compatible server answered in a way the store cannot trust (a listing out of
@@ -74,4 +74,31 @@ export function isDeleteMarkerAnswer(error: unknown): boolean {
     (s3CodeOf(error) === 'MethodNotAllowed' ||
       sdk?.$response?.headers?.['x-amz-delete-marker'] === 'true')
   );
+}
+
+/** The conditions a write was sent with, as the SDK names them. */
+export interface WriteConditions {
+  IfMatch?: string;
+  IfNoneMatch?: '*';
+}
+
+/**
+ * A refused conditional write as the port's `PreconditionFailedError`: 412, 409, or
+ * (with `If-Match`) a missing object, which AWS answers with 404. Without conditions
+ * the server's error is passed on as it is.
+ */
+export function conditionError(error: unknown, key: string, conditions: WriteConditions): unknown {
+  if (conditions.IfMatch === undefined && conditions.IfNoneMatch === undefined) return error;
+  if (isConditionFailure(error)) {
+    const status = httpStatusOf(error);
+    return new PreconditionFailedError(
+      'remote',
+      key,
+      `the server answered ${status ?? 'an error'} ${s3CodeOf(error) ?? ''}`.trim(),
+    );
+  }
+  if (conditions.IfMatch !== undefined && isMissingObject(error)) {
+    return new PreconditionFailedError('remote', key, 'the object no longer exists');
+  }
+  return error;
 }

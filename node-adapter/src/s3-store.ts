@@ -24,16 +24,24 @@ import {
 import { BodyDigest, declaredSize, responseBody, wholeBody } from './s3-body.js';
 import { clientConfigFromEnv, parseS3Url, type S3Environment } from './s3-config.js';
 import {
-  httpStatusOf,
+  conditionError,
   isConditionFailure,
   isDeleteMarkerAnswer,
   isMissingObject,
   S3StoreError,
-  s3CodeOf,
+  type WriteConditions,
 } from './s3-errors.js';
 import { uploadMultipart } from './s3-multipart.js';
 import { detectVersioning, PROBE_DIR, probeConditionalWrites } from './s3-probe.js';
 import { listKeyVersions } from './s3-versions.js';
+
+export {
+  clientConfigFromEnv,
+  parseS3Url,
+  type S3Environment,
+  type S3Location,
+} from './s3-config.js';
+export { S3StoreError } from './s3-errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -373,32 +381,6 @@ export class S3Store implements ObjectStore {
       { bucket: this.bucket, prefix: this.prefix },
     );
   }
-}
-
-interface WriteConditions {
-  IfMatch?: string;
-  IfNoneMatch?: '*';
-}
-
-/**
- * A refused conditional write as the port's `PreconditionFailedError`: 412, 409, or
- * (with `If-Match`) a missing object, which AWS answers with 404. Without conditions
- * the server's error is passed on as it is.
- */
-function conditionError(error: unknown, key: string, conditions: WriteConditions): unknown {
-  if (conditions.IfMatch === undefined && conditions.IfNoneMatch === undefined) return error;
-  if (isConditionFailure(error)) {
-    const status = httpStatusOf(error);
-    return new PreconditionFailedError(
-      'remote',
-      key,
-      `the server answered ${status ?? 'an error'} ${s3CodeOf(error) ?? ''}`.trim(),
-    );
-  }
-  if (conditions.IfMatch !== undefined && isMissingObject(error)) {
-    return new PreconditionFailedError('remote', key, 'the object no longer exists');
-  }
-  return error;
 }
 
 function objectFrom(key: string, answer: ObjectHeaders): RemoteObject {

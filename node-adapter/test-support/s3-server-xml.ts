@@ -6,24 +6,27 @@ export class Markup {
   constructor(readonly xml: string) {}
 }
 
-/** Escapes text for XML as S3 does (quotes included: ETags come out as `&quot;…&quot;`). */
+const ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
+
+/**
+ * Escapes text for XML as S3 does (quotes included: ETags come out as
+ * `&quot;…&quot;`); control characters other than tab and line breaks become
+ * character references.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (ch) => {
-    switch (ch) {
-      case '&':
-        return '&amp;';
-      case '<':
-        return '&lt;';
-      case '>':
-        return '&gt;';
-      case '"':
-        return '&quot;';
-      case "'":
-        return '&apos;';
-      default:
-        return `&#x${ch.charCodeAt(0).toString(16)};`;
-    }
-  });
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    const control = code < 0x20 && ch !== '\t' && ch !== '\n' && ch !== '\r';
+    out += ENTITIES[ch] ?? (control ? `&#x${code.toString(16)};` : ch);
+  }
+  return out;
 }
 
 /** `<name>content</name>`; text and numbers are escaped, nested elements are not. */

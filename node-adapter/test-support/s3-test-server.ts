@@ -10,7 +10,6 @@ import {
 } from './s3-server-buckets.js';
 import {
   errors,
-  header,
   newHostId,
   newRequestId,
   parseRequest,
@@ -33,9 +32,16 @@ import {
   type ObjectRequest,
   putObject,
 } from './s3-server-objects.js';
+import {
+  corsHeaders,
+  operationOf,
+  preflight,
+  refuseUnsupportedHeaders,
+} from './s3-server-routing.js';
 import { errorDocument } from './s3-server-xml.js';
 
 export { type StoredVersion, TestBucket, type VersioningStatus } from './s3-server-model.js';
+export { S3_TEST_CORS_RULE } from './s3-server-routing.js';
 
 /** Options of {@link startS3TestServer}. */
 export interface S3TestServerOptions {
@@ -82,23 +88,13 @@ export interface S3TestServer {
   bucket(name: string): TestBucket;
   /** Makes matching requests fail; see {@link S3Fault}. */
   injectFault(fault: S3Fault): void;
+  /** Removes every injected fault that is still armed. */
+  clearFaults(): void;
   /** Every request answered so far, oldest first. */
   readonly requests: readonly S3RequestRecord[];
   /** Requests received and not yet answered (a test can wait for one to be in flight). */
   readonly activeRequests: number;
 }
-
-/**
- * The CORS rule every bucket has: any origin, the methods a browser client needs,
- * any request header, and `ETag` exposed. (A browser store that reads versions or
- * the recorded SHA-256 also needs `x-amz-version-id` and `x-amz-meta-sha256` exposed.)
- */
-export const S3_TEST_CORS_RULE = {
-  allowedOrigins: ['*'],
-  allowedMethods: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
-  allowedHeaders: ['*'],
-  exposeHeaders: ['ETag'],
-} as const;
 
 /**
  * A small S3-compatible server on `node:http`, bound to 127.0.0.1, holding buckets in
@@ -109,7 +105,7 @@ export const S3_TEST_CORS_RULE = {
  * `If-Match` on a missing key, 409 when another write to the key landed meanwhile);
  * DeleteObject (with `If-Match` and versionId); CopyObject; Get/PutBucketVersioning,
  * ListObjectVersions and delete markers; multipart uploads with conditions on
- * completion; CORS preflight ({@link S3_TEST_CORS_RULE}). Error answers are S3's XML.
+ * completion; CORS preflight (`S3_TEST_CORS_RULE`). Error answers are S3's XML.
  *
  * SigV4: the `Authorization` header is accepted without checking the signature (any
  * credentials, or none, are let in); only the payload hash `x-amz-content-sha256` is
@@ -294,148 +290,9 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
     injectFault(fault) {
       faults.push({ ...fault, left: fault.times ?? 1 });
     },
-  };
-}
-
-/** Query parameters each operation understands; any other is answered 501. */
-const OPERATION_PARAMS: Readonly<Record<string, readonly string[]>> = {
-  ListObjectsV2: [
-    'list-type',
-    'prefix',
-    'continuation-token',
-    'max-keys',
-    'start-after',
-    'delimiter',
-    'encoding-type',
-    'fetch-owner',
-    'optional-object-attributes',
-  ],
-  ListObjectVersions: [
-    'versions',
-    'prefix',
-    'key-marker',
-    'version-id-marker',
-    'max-keys',
-    'delimiter',
-    'encoding-type',
-  ],
-  GetBucketVersioning: ['versioning'],
-  PutBucketVersioning: ['versioning'],
-  GetObject: ['versionId'],
-  HeadObject: ['versionId'],
-  DeleteObject: ['versionId'],
-  CreateMultipartUpload: ['uploads'],
-  UploadPart: ['partNumber', 'uploadId'],
-  CompleteMultipartUpload: ['uploadId'],
-  AbortMultipartUpload: ['uploadId'],
-};
-
-/** The S3 operation a path-style request asks for, by method, key and subresource. */
-function operationOf(request: S3Request): string {
-  const { method, key, query } = request;
-  const has = (name: string) => query.has(name);
-  let operation = 'Unknown';
-  if (request.bucketName === undefined) {
-    operation = method === 'GET' ? 'ListBuckets' : 'Unknown';
-  } else if (key === undefined) {
-    if (method === 'PUT') operation = has('versioning') ? 'PutBucketVersioning' : 'CreateBucket';
-    else if (method === 'HEAD') operation = 'HeadBucket';
-    else if (method === 'GET') {
-      if (has('versioning')) operation = 'GetBucketVersioning';
-      else if (has('versions')) operation = 'ListObjectVersions';
-      else if (query.get('list-type') === '2') operation = 'ListObjectsV2';
-      else operation = 'ListObjects';
-    } else if (method === 'DELETE') operation = 'DeleteBucket';
-    else if (method === 'POST') operation = has('delete') ? 'DeleteObjects' : 'PostObject';
-  } else if (method === 'PUT') {
-    const copy = header(request, 'x-amz-copy-source') !== undefined;
-    if (has('uploadId')) operation = copy ? 'UploadPartCopy' : 'UploadPart';
-    else operation = copy ? 'CopyObject' : 'PutObject';
-  } else if (method === 'GET') operation = has('uploadId') ? 'ListParts' : 'GetObject';
-  else if (method === 'HEAD') operation = 'HeadObject';
-  else if (method === 'DELETE')
-    operation = has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
-  else if (method === 'POST') {
-    if (has('uploads')) operation = 'CreateMultipartUpload';
-    else if (has('uploadId')) operation = 'CompleteMultipartUpload';
-  }
-  const allowed = OPERATION_PARAMS[operation] ?? [];
-  for (const name of query.keys()) {
-    if (name !== 'x-id' && !allowed.includes(name)) {
-      throw errors.notImplemented(`the ${name} parameter of ${operation}`);
-    }
-  }
-  return operation;
-}
-
-/** Headers that ask for S3 features this server does not have. */
-const UNSUPPORTED_HEADERS: Readonly<Record<string, readonly string[]>> = {
-  read: [
-    'range',
-    'if-match',
-    'if-none-match',
-    'if-modified-since',
-    'if-unmodified-since',
-    'x-amz-checksum-mode',
-  ],
-  write: [
-    'x-amz-tagging',
-    'x-amz-object-lock-mode',
-    'x-amz-object-lock-retain-until-date',
-    'x-amz-object-lock-legal-hold',
-    'x-amz-server-side-encryption-customer-algorithm',
-    'x-amz-website-redirect-location',
-    'x-amz-checksum-algorithm',
-    'if-modified-since',
-    'if-unmodified-since',
-  ],
-};
-
-function refuseUnsupportedHeaders(operation: string, request: S3Request): void {
-  const kind =
-    operation === 'GetObject' || operation === 'HeadObject'
-      ? 'read'
-      : ['PutObject', 'CopyObject', 'CreateMultipartUpload'].includes(operation)
-        ? 'write'
-        : undefined;
-  for (const name of kind ? (UNSUPPORTED_HEADERS[kind] ?? []) : []) {
-    if (request.headers[name] !== undefined) throw errors.notImplemented(`the ${name} header`);
-  }
-}
-
-/** A CORS preflight, judged by {@link S3_TEST_CORS_RULE}. */
-function preflight(request: S3Request, bucketExists: (name: string) => boolean): Reply {
-  const origin = header(request, 'origin');
-  const method = header(request, 'access-control-request-method');
-  if (!origin || !method) {
-    throw new S3Error(400, 'BadRequest', 'Insufficient information. Origin request header needed.');
-  }
-  if (request.bucketName === undefined || !bucketExists(request.bucketName)) {
-    throw new S3Error(403, 'AccessForbidden', 'CORSResponse: Bucket not found');
-  }
-  if (!(S3_TEST_CORS_RULE.allowedMethods as readonly string[]).includes(method.toUpperCase())) {
-    throw new S3Error(
-      403,
-      'AccessForbidden',
-      "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
-      { Method: method, ResourceType: request.key === undefined ? 'BUCKET' : 'OBJECT' },
-    );
-  }
-  const requested = header(request, 'access-control-request-headers');
-  return {
-    status: 200,
-    headers: requested ? { 'access-control-allow-headers': requested } : {},
-  };
-}
-
-/** The CORS headers S3 adds to any answer to a request with an `Origin`. */
-function corsHeaders(message: IncomingMessage): Record<string, string> {
-  if (message.headers.origin === undefined) return {};
-  return {
-    'access-control-allow-origin': '*',
-    'access-control-allow-methods': S3_TEST_CORS_RULE.allowedMethods.join(', '),
-    'access-control-expose-headers': S3_TEST_CORS_RULE.exposeHeaders.join(', '),
-    vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+    clearFaults() {
+      faults.length = 0;
+    },
   };
 }
 
