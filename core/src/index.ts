@@ -1,6 +1,7 @@
 export * from './canonical-json.js';
 export * from './engine/executor.js';
 export * from './engine/identify.js';
+export * from './engine/replay.js';
 export * from './engine/sync-engine.js';
 export * from './errors.js';
 export * from './journal/chain.js';

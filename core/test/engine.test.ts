@@ -1,6 +1,8 @@
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replayPlan } from '../src/index.js';
 import { bucket, hashText, openTestJournal, world } from './engine-harness.js';
+import { sha256 } from './node-sha256.js';
 
 let journal: PostgresJournal;
 beforeAll(async () => {
@@ -474,5 +476,42 @@ describe('conflict policies keep the losing version recoverable', () => {
     // Bob's edit came after Alice's upload.
     await b.sync({ policy: 'newer' });
     expect(bucket(store)['n.md']).toBe('bob');
+  });
+});
+
+describe('audit', () => {
+  it('every run in this journal replays to the plan it recorded, byte for byte', async () => {
+    // The journal by now holds every run of the tests above: conflicts, guards, faults,
+    // lost journals, filters. Each plan must come back identical from the journaled inputs.
+    const events = await journal.events();
+    const runs = (await journal.runs()).map((r) => r.run).sort((a, b) => a - b);
+    const excludedFor = (spec: unknown) => {
+      const prefixes = (spec as { exclude?: string[] }).exclude ?? [];
+      return (path: string) => prefixes.some((p) => path.startsWith(p));
+    };
+    let replayed = 0;
+    for (const run of runs) {
+      const result = replayPlan(events, run, { hasher: sha256, excludedFor });
+      if (!result) continue;
+      replayed++;
+      expect({ run, matches: result.matches }).toEqual({ run, matches: true });
+    }
+    expect(replayed).toBeGreaterThan(50);
+  });
+
+  it('notices a plan that no longer follows from its inputs', async () => {
+    const w = world(journal);
+    const a = w.client('audited');
+    a.write('a.md', 'x');
+    const { report } = await a.sync();
+    const events = await journal.events();
+    // Pretend the scan had seen different content: the replayed plan must differ.
+    const forged = events.map((e) =>
+      e.run === report.run && e.kind === 'scan.added'
+        ? ({ ...e, payload: { ...e.payload, size: 99 } } as typeof e)
+        : e,
+    );
+    expect(replayPlan(events, report.run, { hasher: sha256 })?.matches).toBe(true);
+    expect(replayPlan(forged, report.run, { hasher: sha256 })?.matches).toBe(false);
   });
 });

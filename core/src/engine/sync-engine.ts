@@ -84,21 +84,25 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
   const journal = o.journal;
   const pairId = o.pair.id;
   const profile = o.profile ?? 'balanced';
-  const run = await journal.startRun({
-    pairId,
-    clientId: o.clientId,
-    mode: dryRun ? 'dry-run' : 'sync',
-    local: o.pair.local,
-    remote: o.pair.remote,
-    options: {
-      profile,
-      ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
-      force: o.force ?? false,
-      policy: o.policy ?? 'keep-both',
-      filter: o.filter?.spec ?? null,
-      caseInsensitive: o.tree.caseInsensitive,
+  const run = await journal.startRun(
+    {
+      pairId,
+      clientId: o.clientId,
+      mode: dryRun ? 'dry-run' : 'sync',
+      local: o.pair.local,
+      remote: o.pair.remote,
+      options: {
+        profile,
+        ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
+        force: o.force ?? false,
+        policy: o.policy ?? 'keep-both',
+        filter: o.filter?.spec ?? null,
+        caseInsensitive: o.tree.caseInsensitive,
+      },
+      // The run's time is the plan's time (conflict copy names): journaled so a replay has it.
     },
-  });
+    new Date(started).toISOString(),
+  );
   const stamp = <E extends Omit<JournalEventInput, 'run'>>(events: E[]): JournalEventInput[] =>
     events.map((e) => ({ ...e, run }) as JournalEventInput);
 
@@ -150,6 +154,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
         count: list.objects.length,
         digest: list.digest,
         capabilities: { ...o.store.capabilities },
+        ...(list.complete ? {} : { listedThrough: list.listedThrough ?? null }),
         errors: list.errors,
       },
     },

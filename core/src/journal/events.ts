@@ -198,6 +198,8 @@ export interface ListingCompletedPayload {
     versioning?: boolean;
     snapshots?: boolean;
   };
+  /** When incomplete: the last key the listing reached (`null`: no page came back). */
+  listedThrough?: string | null;
   /** The snapshot version this listing was read at, or taken after it, where any. */
   snapshot?: string | null;
   errors: ReportError[];

@@ -7,10 +7,19 @@ import {
   reportCommand,
   statusCommand,
 } from './commands/inspect.js';
-import { PairLockedError, type SyncFlags, syncCommand } from './commands/sync.js';
+import {
+  auditCommand,
+  checkCommand,
+  logCommand,
+  resolveCommand,
+  restoreCommand,
+} from './commands/maintain.js';
+import { type SyncFlags, syncCommand } from './commands/sync.js';
+import { watchCommand } from './commands/watch.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './open-pair.js';
 import { consoleOutput, type Output, reportError } from './output.js';
+import { PairLockedError } from './session.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -103,10 +112,88 @@ export function buildProgram(done: (code: number) => void): Command {
     .argument('<run>', 'the run number (see history)')
     .action((runNo: string) => run((output) => reportCommand(runNo, global(), output))());
 
-  program
+  const conflicts = program
     .command('conflicts')
     .description('open conflicts and where each kept version lives')
     .action(() => run((output) => conflictsCommand(global(), output))());
+  conflicts
+    .command('resolve')
+    .description(
+      'settle a conflict: keep the local version, the remote one, or both (the other goes to the trash)',
+    )
+    .argument('<path>', "the conflicted file (its full path, or relative to the pair's folder)")
+    .addOption(
+      new Option('--keep <version>', 'which version keeps the name')
+        .choices(['local', 'remote', 'both'])
+        .makeOptionMandatory(),
+    )
+    .option('--pair <id>', 'the pair, when the path alone does not say')
+    .action((path: string, flags: { keep?: string; pair?: string }) =>
+      run((output) => resolveCommand(path, { ...flags, ...global() }, output))(),
+    );
+
+  program
+    .command('log')
+    .description(
+      'the timeline of one path across runs: who changed it, what was decided, where old versions went',
+    )
+    .argument('<path>', "the file (its full path, or relative to the pair's folder)")
+    .option('--pair <id>', 'the pair, when the path alone does not say')
+    .action((path: string, flags: { pair?: string }) =>
+      run((output) => logCommand(path, { ...flags, ...global() }, output))(),
+    );
+
+  program
+    .command('restore')
+    .description(
+      'bring back a version of a file that a run deleted or replaced, from the trash or a bucket version',
+    )
+    .argument('<path>', "the file (its full path, or relative to the pair's folder)")
+    .option('--run <n>', 'the version that run deleted or replaced (default: the latest)')
+    .option('--pair <id>', 'the pair, when the path alone does not say')
+    .action((path: string, flags: { run?: string; pair?: string }) =>
+      run((output) => restoreCommand(path, { ...flags, ...global() }, output))(),
+    );
+
+  program
+    .command('check')
+    .description(
+      'compare both sides of every pair without transferring anything (exit 1 when they differ)',
+    )
+    .option('--pair <id>', 'only this pair')
+    .action((flags: { pair?: string }) =>
+      run((output) => checkCommand({ ...flags, ...global() }, output))(),
+    );
+
+  program
+    .command('watch')
+    .description(
+      'sync one pair whenever its folder changes, and every --interval seconds, until interrupted',
+    )
+    .option('--pair <id>', 'the pair to watch, when several are remembered')
+    .option(
+      '--interval <seconds>',
+      'also sync this often, for changes on the remote side (default 30)',
+    )
+    .action((flags: { pair?: string; interval?: string }) =>
+      run((output) => {
+        const stop = new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        return watchCommand({ ...flags, ...global() }, output, stop);
+      })(),
+    );
+
+  program
+    .command('audit')
+    .description(
+      "verify the hash chain and replay each run's journaled inputs: every plan must match what was recorded",
+    )
+    .argument('[run]', 'only this run')
+    .action((runNo: string | undefined) =>
+      run((output) => auditCommand(runNo, global(), output))(),
+    );
 
   program
     .command('journal')

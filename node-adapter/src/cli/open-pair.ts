@@ -96,12 +96,21 @@ export async function filterFor(pair: PairConfig): Promise<PairFilter | undefine
       );
     }
   }
-  const includes = pair.include ?? [];
-  if (excludes.length === 0 && includes.length === 0) return undefined;
-  const exclude = ignore().add(excludes);
-  const include = ignore().add(includes);
-  return {
-    spec: { exclude: excludes.filter((l) => l.trim() && !l.startsWith('#')), include: includes },
-    excluded: (path) => exclude.ignores(path) || (includes.length > 0 && !include.ignores(path)),
+  const spec = {
+    exclude: excludes.filter((l) => l.trim() && !l.startsWith('#')),
+    include: pair.include ?? [],
   };
+  if (spec.exclude.length === 0 && spec.include.length === 0) return undefined;
+  return { spec, excluded: excludedBySpec(spec) };
+}
+
+/**
+ * The predicate of a filter spec as a run journaled it, so an audit rebuilds exactly
+ * the filter that run used.
+ */
+export function excludedBySpec(spec: unknown): (path: string) => boolean {
+  const { exclude = [], include = [] } = (spec ?? {}) as { exclude?: string[]; include?: string[] };
+  const ex = ignore().add(exclude);
+  const inc = ignore().add(include);
+  return (path) => ex.ignores(path) || (include.length > 0 && !inc.ignores(path));
 }

@@ -1,22 +1,18 @@
-import { JournalLockedError, type ListingCompletedPayload } from '@syncjournal/core';
+import type { ListingCompletedPayload } from '@syncjournal/core';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
-import { openJournal } from '../../open-journal.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
+import { openStateJournal } from '../session.js';
 import { StateDir } from '../state-dir.js';
-import { PairLockedError } from './sync.js';
 
 /** Opens the state dir's journal for a read-only command. */
-async function withJournal<T>(
+export async function withJournal<T>(
   stateDir: string | undefined,
   fn: (journal: PostgresJournal, state: StateDir) => Promise<T>,
 ): Promise<T> {
   const state = await StateDir.open(StateDir.locate(stateDir));
-  const journal = await openJournal(state.journalDir).catch((error: unknown) => {
-    if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
-    throw error;
-  });
+  const journal = await openStateJournal(state);
   try {
     return await fn(journal, state);
   } finally {

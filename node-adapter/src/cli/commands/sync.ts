@@ -1,27 +1,10 @@
 import { mkdir } from 'node:fs/promises';
-import {
-  type ConflictPolicy,
-  createSyncEngine,
-  JournalLockedError,
-  type RunReport,
-  type RunStatus,
-  type SafetyProfile,
-  SyncJournalError,
-} from '@syncjournal/core';
-import { nodeHasher } from '../../node-hasher.js';
-import { openJournal } from '../../open-journal.js';
-import { LockHeldError, PidLock } from '../../pid-lock.js';
-import { EXIT, exitCodeFor, worstStatus } from '../exit-codes.js';
-import {
-  filterFor,
-  normalizeLocal,
-  normalizeRemote,
-  openSides,
-  refuseNesting,
-  UsageError,
-} from '../open-pair.js';
+import type { RunReport, RunStatus, SafetyProfile } from '@syncjournal/core';
+import { exitCodeFor, worstStatus } from '../exit-codes.js';
+import { normalizeLocal, normalizeRemote, refuseNesting, UsageError } from '../open-pair.js';
 import { formatPlan, formatReport, type Output } from '../output.js';
 import { progressReporter } from '../progress.js';
+import { engineFor, withPairSession } from '../session.js';
 import { type PairConfig, StateDir } from '../state-dir.js';
 
 /** Flags of `syncjournal sync`. */
@@ -133,38 +116,11 @@ async function syncPair(
   output: Output,
   created: boolean,
 ) {
-  let lock: PidLock;
-  try {
-    lock = await PidLock.acquire(
-      state.lockPath(pair.id),
-      `The pair ${pair.local} ⇄ ${pair.remote}`,
-    );
-  } catch (error) {
-    if (error instanceof LockHeldError) throw new PairLockedError(error.message);
-    throw error;
-  }
   const progress = progressReporter(output);
   try {
-    const journal = await openJournal(state.journalDir).catch((error: unknown) => {
-      if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
-      throw error;
-    });
-    try {
-      const { tree, store } = await openSides(pair, state, created);
-      const filter = await filterFor(pair);
-      const engine = createSyncEngine({
-        tree,
-        store,
-        journal,
-        hasher: nodeHasher,
-        pair: { id: pair.id, local: pair.local, remote: pair.remote },
-        clientId: state.config.clientId,
-        profile: (flags.profile as SafetyProfile | undefined) ?? pair.profile ?? 'balanced',
-        ...(flags.maxDelete !== undefined ? { maxDelete: flags.maxDelete } : {}),
-        force: flags.force ?? false,
-        policy: (flags.conflict ?? pair.conflict ?? 'keep-both') as ConflictPolicy,
-        ...(filter ? { filter } : {}),
-        ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    return await withPairSession(pair, state, created, async (session) => {
+      const engine = engineFor(session, state, {
+        ...flags,
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
       });
       const result = await engine.sync({ dryRun: flags.dryRun ?? false });
@@ -174,29 +130,16 @@ async function syncPair(
         if (flags.dryRun) {
           output.out(`${title} — dry run, nothing applied. The plan:`);
           for (const line of formatPlan(result.plan)) output.out(line);
-          if (result.report.blocked)
-            output.out(
-              `  blocked by ${result.report.blocked.guard}: ${result.report.blocked.reason}`,
-            );
+          const blocked = result.report.blocked;
+          if (blocked) output.out(`  blocked by ${blocked.guard}: ${blocked.reason}`);
         } else {
           for (const line of formatReport(result.report, title)) output.out(line);
         }
       }
       return result;
-    } finally {
-      await journal.close();
-    }
+    });
   } finally {
     progress.stop();
-    await lock.release();
-  }
-}
-
-/** Another sync of this pair (or of this state dir's journal) is running: exit 5. */
-export class PairLockedError extends SyncJournalError {
-  readonly exitCode = EXIT.locked;
-  constructor(message: string) {
-    super('locked', message);
   }
 }
 

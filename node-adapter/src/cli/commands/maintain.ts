@@ -1,0 +1,334 @@
+import {
+  type JournalEvent,
+  type KeptCopy,
+  type OpAppliedPayload,
+  type RunReport,
+  replayPlan,
+  type TombstonePayload,
+} from '@syncjournal/core';
+import { nodeHasher } from '../../node-hasher.js';
+import { EXIT } from '../exit-codes.js';
+import { excludedBySpec, UsageError } from '../open-pair.js';
+import { formatPlan, type Output } from '../output.js';
+import { pickPair } from '../pick-pair.js';
+import { engineFor, type PairSession, withPairSession } from '../session.js';
+import { StateDir } from '../state-dir.js';
+import { withJournal } from './inspect.js';
+
+/**
+ * `syncjournal audit [run]`: verifies the hash chain, then replays each run's journaled
+ * inputs through the reconciler; the plan must be the one the run recorded.
+ */
+export async function auditCommand(
+  run: string | undefined,
+  flags: { stateDir?: string },
+  output: Output,
+): Promise<number> {
+  return withJournal(flags.stateDir, async (journal) => {
+    const chain = await journal.verify();
+    const events = await journal.events();
+    const runs = run
+      ? [Number(run)]
+      : (await journal.runs()).map((r) => r.run).sort((a, b) => a - b);
+    if (run && !Number.isInteger(runs[0]))
+      throw new UsageError(`A run is a positive number, not "${run}".`);
+    const results = [];
+    for (const n of runs) {
+      const replay = replayPlan(events, n, {
+        hasher: nodeHasher,
+        excludedFor: (spec) => excludedBySpec(spec),
+      });
+      if (replay)
+        results.push({
+          run: n,
+          matches: replay.matches,
+          recorded: replay.recorded,
+          replayed: replay.replayed,
+        });
+    }
+    const ok = chain.ok && results.every((r) => r.matches);
+    if (output.json) output.out(JSON.stringify({ ok, chain, runs: results }));
+    else {
+      output.out(
+        chain.ok
+          ? `hash chain: ${chain.events} events verify`
+          : `hash chain: event ${chain.firstBad.seq} is bad (${chain.firstBad.reason}): ${chain.firstBad.detail}`,
+      );
+      for (const r of results) {
+        output.out(
+          `run ${r.run}: ${r.matches ? 'the replayed plan matches the recorded one' : `MISMATCH (recorded ${r.recorded.slice(0, 12)}…, replayed ${r.replayed.slice(0, 12)}…)`}`,
+        );
+      }
+      output.out(
+        ok ? 'audit passed' : 'audit FAILED: the journal does not account for what was done',
+      );
+    }
+    return ok ? EXIT.inSync : EXIT.failed;
+  });
+}
+
+/** `syncjournal log <path>`: the timeline of one path across runs and clients. */
+export async function logCommand(
+  pathArg: string,
+  flags: { stateDir?: string; pair?: string },
+  output: Output,
+): Promise<number> {
+  return withJournal(flags.stateDir, async (journal, state) => {
+    const { pair, path } = pickPair(state, pathArg, flags.pair);
+    const runs = new Map((await journal.runs({ pairId: pair.id })).map((r) => [r.run, r]));
+    const events = await journal.events({ pairId: pair.id, path });
+    const entries = events.map((e) => ({
+      run: e.run,
+      client: runs.get(e.run)?.clientId ?? null,
+      at: e.at,
+      kind: e.kind,
+      seq: e.seq,
+      ...describe(e),
+    }));
+    if (output.json) output.out(JSON.stringify({ pair: pair.id, path, entries }));
+    else if (entries.length === 0) output.out(`nothing recorded for ${path} in ${pair.local}`);
+    else {
+      output.out(`${path} in ${pair.local} ⇄ ${pair.remote}`);
+      for (const e of entries)
+        output.out(
+          `  run ${String(e.run).padStart(4)}  ${e.at}  ${e.client ?? '?'}  ${e.kind.padEnd(17)} ${e.text}`,
+        );
+    }
+    return EXIT.inSync;
+  });
+}
+
+function describe(e: JournalEvent): { text: string } {
+  const p = e.payload as Record<string, unknown>;
+  const short = (h: unknown) => (typeof h === 'string' ? `${h.slice(0, 10)}…` : '—');
+  switch (e.kind) {
+    case 'scan.added':
+    case 'scan.changed':
+      return { text: `local ${short(p.hash)} ${p.size} B` };
+    case 'listing.added':
+    case 'listing.changed':
+      return {
+        text: `remote ${p.etag} ${p.size} B${p.sha256 ? ` sha256 ${short(p.sha256)}` : ''}`,
+      };
+    case 'scan.removed':
+      return { text: 'gone locally' };
+    case 'listing.removed':
+      return { text: 'gone remotely' };
+    case 'plan.op':
+      return { text: `${p.action} [${p.row}]: ${p.why}` };
+    case 'op.applied': {
+      const a = p as unknown as OpAppliedPayload;
+      const parts = [`${a.action} applied`];
+      if (a.baseline) parts.push(`base now ${short(a.baseline.hash)}`);
+      if (a.tombstone)
+        parts.push(`deleted on the ${a.tombstone.side} side; kept at ${where(a.tombstone)}`);
+      if (a.replaced) parts.push(`replaced version kept at ${where(a.replaced)}`);
+      return { text: parts.join('; ') };
+    }
+    case 'op.failed':
+      return { text: `failed: ${(p.error as { message?: string })?.message ?? ''}` };
+    case 'conflict.recorded':
+      return {
+        text: `conflict (${p.kind}): ${(p.kept as KeptCopy[]).map((k) => `${k.side} at ${k.trash ?? k.path}`).join(', ')}`,
+      };
+    case 'conflict.resolved':
+      return { text: `resolved: ${p.resolution}` };
+    default:
+      return { text: '' };
+  }
+}
+
+function where(t: TombstonePayload): string {
+  return t.trash ?? (t.versionId ? `bucket version ${t.versionId}` : 'nowhere (no copy was kept)');
+}
+
+/** `syncjournal restore <path> [--run N]`: brings back a version a run deleted or replaced. */
+export async function restoreCommand(
+  pathArg: string,
+  flags: { stateDir?: string; pair?: string; run?: string },
+  output: Output,
+): Promise<number> {
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const { pair, path } = pickPair(state, pathArg, flags.pair);
+  return withPairSession(pair, state, false, async (session) => {
+    const applied = (await session.journal.events({ pairId: pair.id, path, kinds: ['op.applied'] }))
+      .map((e) => ({
+        run: e.run,
+        kept: [(e.payload as OpAppliedPayload).tombstone, (e.payload as OpAppliedPayload).replaced],
+      }))
+      .flatMap((e) =>
+        e.kept
+          .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
+          .map((k) => ({ run: e.run, kept: k })),
+      )
+      .filter((c) => !flags.run || c.run === Number(flags.run));
+    const chosen = applied[applied.length - 1];
+    if (!chosen) {
+      throw new UsageError(
+        `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''}; see syncjournal log ${path}.`,
+      );
+    }
+    const target = (await session.tree.stat(path)) ? restoredName(path, chosen.run) : path;
+    await bringBack(session, path, target, chosen.kept);
+    const run = await session.journal.startRun({
+      pairId: pair.id,
+      clientId: state.config.clientId,
+      mode: 'resolve',
+      local: pair.local,
+      remote: pair.remote,
+    });
+    await session.journal.append([
+      { kind: 'op.started', run, path: target, payload: { index: 0, action: 'download' } },
+      {
+        kind: 'op.applied',
+        run,
+        path: target,
+        payload: { index: 0, action: 'download', replaced: chosen.kept },
+      },
+      { kind: 'run.completed', run, payload: quietReport(run) },
+    ]);
+    if (output.json)
+      output.out(
+        JSON.stringify({ restored: path, to: target, from: chosen.kept, fromRun: chosen.run }),
+      );
+    else
+      output.out(
+        `restored ${path} as it was before run ${chosen.run} to ${target}; the next sync uploads it.`,
+      );
+    return EXIT.inSync;
+  });
+}
+
+async function bringBack(
+  session: PairSession,
+  path: string,
+  target: string,
+  kept: TombstonePayload,
+): Promise<void> {
+  if (kept.side === 'local' && kept.trash) {
+    await session.tree.restore(kept.trash, target);
+    return;
+  }
+  const { body } = kept.versionId
+    ? await session.store.get(path, { versionId: kept.versionId })
+    : await session.store.get(kept.trash!);
+  await session.tree.write(target, body, { expect: null });
+}
+
+function restoredName(path: string, run: number): string {
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  return `${path.slice(0, slash + 1)}${stem}.restored-run${run}${ext}`;
+}
+
+function quietReport(run: number): RunReport {
+  return {
+    run,
+    status: 'in-sync',
+    uploaded: 0,
+    downloaded: 0,
+    deletedLocal: 0,
+    deletedRemote: 0,
+    adopted: 0,
+    conflicts: [],
+    blocked: null,
+    bytes: { up: 0, down: 0 },
+    durationMs: 0,
+    guards: [],
+    errors: [],
+  };
+}
+
+/** `syncjournal conflicts resolve <path> --keep local|remote|both`. */
+export async function resolveCommand(
+  pathArg: string,
+  flags: { stateDir?: string; pair?: string; keep?: string },
+  output: Output,
+): Promise<number> {
+  if (!['local', 'remote', 'both'].includes(flags.keep ?? '')) {
+    throw new UsageError('Say which version to keep: --keep local, --keep remote or --keep both.');
+  }
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const { pair, path } = pickPair(state, pathArg, flags.pair);
+  return withPairSession(pair, state, false, async (session) => {
+    const conflict = (await session.journal.conflicts(pair.id, 'open')).find(
+      (c) => c.path === path,
+    );
+    if (!conflict) throw new UsageError(`${path} has no open conflict; see syncjournal conflicts.`);
+    const copy = conflict.kept.find((k) => k.side === 'local' && k.path !== path);
+    const kept: KeptCopy[] = [];
+    if (copy && flags.keep !== 'both' && (await session.tree.stat(copy.path))) {
+      if (flags.keep === 'local') {
+        const chunks: Uint8Array[] = [];
+        for await (const c of session.tree.read(copy.path)) chunks.push(c);
+        const { trashed } = await session.tree.write(path, Buffer.concat(chunks), {
+          keepPrevious: true,
+        });
+        kept.push({ side: 'remote', path, trash: trashed ?? null });
+      }
+      const trash = await session.tree.trash(copy.path);
+      kept.push({ side: 'local', path: copy.path, trash, hash: copy.hash ?? null });
+    }
+    const resolution =
+      flags.keep === 'local' ? 'keep-local' : flags.keep === 'remote' ? 'keep-remote' : 'keep-both';
+    const run = await session.journal.startRun({
+      pairId: pair.id,
+      clientId: state.config.clientId,
+      mode: 'resolve',
+      local: pair.local,
+      remote: pair.remote,
+    });
+    await session.journal.append([
+      {
+        kind: 'conflict.resolved',
+        run,
+        path,
+        payload: { conflict: conflict.id, resolution, kept },
+      },
+      { kind: 'run.completed', run, payload: quietReport(run) },
+    ]);
+    if (output.json) output.out(JSON.stringify({ resolved: path, resolution, kept }));
+    else
+      output.out(
+        `${path}: ${resolution}; ${kept.length ? `the other version is in the trash (${kept.map((k) => k.trash).join(', ')})` : 'both files stay'}. The next sync carries it to the bucket.`,
+      );
+    return EXIT.inSync;
+  });
+}
+
+/** `syncjournal check [<local> <remote>]`: compares both sides without transferring anything. */
+export async function checkCommand(
+  flags: { stateDir?: string; pair?: string },
+  output: Output,
+): Promise<number> {
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const pairs = flags.pair
+    ? state.config.pairs.filter((p) => p.id === flags.pair)
+    : state.config.pairs;
+  if (pairs.length === 0)
+    throw new UsageError(
+      flags.pair
+        ? `There is no pair ${flags.pair}.`
+        : 'No pairs yet: syncjournal sync <local> <remote>.',
+    );
+  let differences = 0;
+  const all = [];
+  for (const pair of pairs) {
+    const { plan, report } = await withPairSession(pair, state, false, (session) =>
+      engineFor(session, state, {}).sync({ dryRun: true }),
+    );
+    const ops = plan.filter((op) => op.action !== 'skip');
+    differences += ops.length;
+    all.push({ pair: pair.id, differences: ops.length, plan, errors: report.errors });
+    if (!output.json) {
+      output.out(
+        `${pair.local} ⇄ ${pair.remote}: ${ops.length === 0 ? 'in sync' : `${ops.length} difference(s)`}`,
+      );
+      if (ops.length) for (const line of formatPlan(ops)) output.out(line);
+    }
+  }
+  if (output.json) output.out(JSON.stringify({ inSync: differences === 0, pairs: all }));
+  return differences === 0 ? EXIT.inSync : EXIT.failed;
+}

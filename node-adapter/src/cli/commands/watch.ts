@@ -1,0 +1,85 @@
+import { watch as watchFiles } from 'chokidar';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../open-pair.js';
+import { formatReport, type Output } from '../output.js';
+import { engineFor, withPairSession } from '../session.js';
+import { StateDir } from '../state-dir.js';
+
+/** How long to wait after the last file event before syncing (a save is often several events). */
+const SETTLE_MS = 150;
+
+/**
+ * `syncjournal watch`: syncs one pair when its folder changes and every `--interval`
+ * seconds (for the remote side), until interrupted. It holds the pair's lock and the
+ * journal the whole time. With `--json`, one report per line.
+ */
+export async function watchCommand(
+  flags: { stateDir?: string; pair?: string; interval?: string },
+  output: Output,
+  stop: Promise<void>,
+): Promise<number> {
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const pairs = flags.pair
+    ? state.config.pairs.filter((p) => p.id === flags.pair)
+    : state.config.pairs;
+  if (pairs.length !== 1) {
+    throw new UsageError(
+      pairs.length === 0
+        ? 'No pair to watch: sync a folder first (syncjournal sync <local> <remote>), or check --pair.'
+        : 'Several pairs are remembered: say which to watch with --pair <id> (see syncjournal status).',
+    );
+  }
+  const intervalMs = Number(flags.interval ?? 30) * 1000;
+  if (!Number.isFinite(intervalMs) || intervalMs < 1000)
+    throw new UsageError('--interval needs a number of seconds, at least 1.');
+  const pair = pairs[0]!;
+  let worst: number = EXIT.inSync;
+  await withPairSession(pair, state, false, async (session) => {
+    const engine = engineFor(session, state, {});
+    let running: Promise<void> | undefined;
+    let again = false;
+    const syncNow = async (): Promise<void> => {
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = (async () => {
+        do {
+          again = false;
+          const { report } = await engine.sync();
+          if (report.status === 'failed' || report.status === 'blocked') worst = EXIT.failed;
+          if (output.json) output.out(JSON.stringify(report));
+          else
+            for (const line of formatReport(report, `${pair.local} ⇄ ${pair.remote}`))
+              output.out(line);
+        } while (again);
+      })().finally(() => {
+        running = undefined;
+      });
+      return running;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void syncNow(), SETTLE_MS);
+    };
+    await syncNow();
+    const watcher = watchFiles(pair.local, {
+      ignoreInitial: true,
+      // Our own atomic-write temp files are not user changes.
+      ignored: (path: string) => path.includes('.syncjournal-tmp-'),
+    });
+    watcher.on('all', soon);
+    const tick = setInterval(() => void syncNow(), intervalMs);
+    if (!output.json)
+      output.err(
+        `watching ${pair.local} (and the remote every ${intervalMs / 1000} s); Ctrl-C stops`,
+      );
+    await stop;
+    clearInterval(tick);
+    clearTimeout(timer);
+    await watcher.close();
+    await running;
+  });
+  return worst;
+}

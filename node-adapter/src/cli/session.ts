@@ -1,0 +1,111 @@
+import {
+  type ConflictPolicy,
+  createSyncEngine,
+  JournalLockedError,
+  type ObjectStore,
+  type PairFilter,
+  type ProgressEvent,
+  type SafetyProfile,
+  type SyncEngine,
+  SyncJournalError,
+} from '@syncjournal/core';
+import type { PostgresJournal } from '@syncjournal/journal-schema';
+import { nodeHasher } from '../node-hasher.js';
+import type { NodeTree } from '../node-tree.js';
+import { openJournal } from '../open-journal.js';
+import { LockHeldError, PidLock } from '../pid-lock.js';
+import { EXIT } from './exit-codes.js';
+import { filterFor, openSides } from './open-pair.js';
+import type { PairConfig, StateDir } from './state-dir.js';
+
+/** Another sync of this pair (or of this state dir's journal) is running: exit 5. */
+export class PairLockedError extends SyncJournalError {
+  readonly exitCode = EXIT.locked;
+  constructor(message: string) {
+    super('locked', message);
+  }
+}
+
+/** Opens the state dir's journal; a journal held by another process is exit 5. */
+export async function openStateJournal(state: StateDir): Promise<PostgresJournal> {
+  return openJournal(state.journalDir).catch((error: unknown) => {
+    if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
+    throw error;
+  });
+}
+
+/** What a command that works on one pair holds while it runs. */
+export interface PairSession {
+  pair: PairConfig;
+  journal: PostgresJournal;
+  tree: NodeTree;
+  store: ObjectStore;
+  filter: PairFilter | undefined;
+}
+
+/** Run-time choices for the engine (flags win over what the pair remembers). */
+export interface EngineChoices {
+  profile?: string;
+  maxDelete?: number;
+  force?: boolean;
+  conflict?: string;
+  concurrency?: number;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/**
+ * Holds the pair's lock, its journal and both sides for the duration of `fn`, and
+ * releases them whatever happens.
+ */
+export async function withPairSession<T>(
+  pair: PairConfig,
+  state: StateDir,
+  created: boolean,
+  fn: (session: PairSession) => Promise<T>,
+): Promise<T> {
+  let lock: PidLock;
+  try {
+    lock = await PidLock.acquire(
+      state.lockPath(pair.id),
+      `The pair ${pair.local} ⇄ ${pair.remote}`,
+    );
+  } catch (error) {
+    if (error instanceof LockHeldError) throw new PairLockedError(error.message);
+    throw error;
+  }
+  try {
+    const journal = await openStateJournal(state);
+    try {
+      const { tree, store } = await openSides(pair, state, created);
+      return await fn({ pair, journal, tree, store, filter: await filterFor(pair) });
+    } finally {
+      await journal.close();
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The engine for a session. */
+export function engineFor(
+  session: PairSession,
+  state: StateDir,
+  choices: EngineChoices,
+): SyncEngine {
+  const { pair } = session;
+  return createSyncEngine({
+    tree: session.tree,
+    store: session.store,
+    journal: session.journal,
+    hasher: nodeHasher,
+    pair: { id: pair.id, local: pair.local, remote: pair.remote },
+    clientId: state.config.clientId,
+    profile: (choices.profile as SafetyProfile | undefined) ?? pair.profile ?? 'balanced',
+    ...(choices.maxDelete !== undefined ? { maxDelete: choices.maxDelete } : {}),
+    force: choices.force ?? false,
+    policy: (choices.conflict ?? pair.conflict ?? 'keep-both') as ConflictPolicy,
+    ...(session.filter ? { filter: session.filter } : {}),
+    ...(choices.concurrency !== undefined ? { concurrency: choices.concurrency } : {}),
+    ...(choices.onProgress ? { onProgress: choices.onProgress } : {}),
+  });
+}

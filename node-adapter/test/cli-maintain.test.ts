@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, scratch } from './cli-harness.js';
+
+type Scratch = Awaited<ReturnType<typeof scratch>>;
+let s: Scratch;
+beforeEach(async () => {
+  s = await scratch();
+});
+afterEach(() => s.cleanup());
+
+function clients() {
+  const bucket = s.path('bucket');
+  const make = (name: string) => {
+    const state = s.path(`state-${name}`);
+    return {
+      dir: s.path(name),
+      state,
+      sync: (...extra: string[]) =>
+        cli(['--state-dir', state, '--json', 'sync', s.path(name), bucket, ...extra]),
+      run: (...args: string[]) => cli(['--state-dir', state, '--json', ...args]),
+    };
+  };
+  return { bucket, a: make('alice'), b: make('bob') };
+}
+
+describe('after the fact', () => {
+  it('audit replays every run to the plan it recorded; log tells one file’s story', async () => {
+    const { a, b } = clients();
+    await s.write(`${a.dir}/n.md`, 'v1');
+    await s.write(`${a.dir}/build/x.js`, 'x');
+    await s.write(`${a.dir}/o.md`, 'o');
+    await a.sync('--exclude', 'build/');
+    await b.sync();
+    await s.write(`${a.dir}/n.md`, 'alice');
+    await s.write(`${b.dir}/n.md`, 'bob');
+    await a.sync();
+    await b.sync();
+    const audit = await b.run('audit');
+    expect(audit.code).toBe(0);
+    expect(audit.json).toMatchObject({ ok: true, chain: { ok: true } });
+    expect((audit.json.runs as Array<{ matches: boolean }>).length).toBeGreaterThanOrEqual(2);
+    const log = await b.run('log', `${b.dir}/n.md`);
+    const kinds = (log.json.entries as Array<{ kind: string }>).map((e) => e.kind);
+    expect(kinds).toContain('conflict.recorded');
+    const human = await cli(['--state-dir', b.state, 'log', 'n.md']);
+    expect(human.stdout).toMatch(/conflict \(both-changed\)/);
+  });
+
+  it('restores a deleted file from the local trash and an overwritten one from the remote trash', async () => {
+    const { a, b, bucket } = clients();
+    await s.write(`${a.dir}/gone.md`, 'precious');
+    await s.write(`${a.dir}/over.md`, 'first');
+    await s.write(`${a.dir}/keep.md`, 'k');
+    await a.sync();
+    await b.sync();
+    await rm(`${a.dir}/gone.md`);
+    await s.write(`${a.dir}/over.md`, 'second');
+    await a.sync();
+    await b.sync();
+    expect(await s.exists(`${b.dir}/gone.md`)).toBe(false);
+    const restored = await b.run('restore', `${b.dir}/gone.md`);
+    expect(restored.code).toBe(0);
+    expect((await s.tree(b.dir))['gone.md']).toBe('precious');
+    // Alice's overwrite replaced "first" in the bucket; her run kept it in the remote trash.
+    const over = await a.run('restore', `${a.dir}/over.md`);
+    expect(over.code).toBe(0);
+    expect(over.json).toMatchObject({
+      restored: 'over.md',
+      to: expect.stringMatching(/^over\.restored-run\d+\.md$/),
+    });
+    expect((await s.tree(a.dir))[over.json.to as string]).toBe('first');
+    await b.sync();
+    expect((await s.tree(bucket))['gone.md']).toBe('precious');
+  });
+
+  it('conflicts resolve --keep local puts the local version under the name; check then agrees', async () => {
+    const { a, b } = clients();
+    await s.write(`${a.dir}/n.md`, 'base');
+    await s.write(`${a.dir}/o.md`, 'o');
+    await a.sync();
+    await b.sync();
+    await s.write(`${a.dir}/n.md`, 'alice');
+    await s.write(`${b.dir}/n.md`, 'bob');
+    await a.sync();
+    expect((await b.sync()).code).toBe(3);
+    const open = await b.run('conflicts');
+    expect((open.json.conflicts as unknown[]).length).toBe(1);
+    const differs = await b.run('check');
+    expect(differs.code).toBe(0);
+    const resolved = await b.run('conflicts', 'resolve', `${b.dir}/n.md`, '--keep', 'local');
+    expect(resolved.code).toBe(0);
+    expect(await s.tree(b.dir)).toEqual({ 'n.md': 'bob', 'o.md': 'o' });
+    expect((await b.run('check')).code).toBe(1);
+    expect((await b.sync()).code).toBe(0);
+    expect((await b.run('check')).code).toBe(0);
+    expect(((await b.run('conflicts')).json.conflicts as unknown[]).length).toBe(0);
+    await a.sync();
+    expect(await s.tree(a.dir)).toEqual({ 'n.md': 'bob', 'o.md': 'o' });
+  });
+});
+
+describe('watch', () => {
+  it('carries a saved file to the bucket within seconds, and stops cleanly', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/first.md`, '1');
+    await a.sync();
+    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (await what()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    expect(await until(() => out.includes('"status"'), 20_000)).toBe(true);
+    const saved = Date.now();
+    await s.write(`${a.dir}/saved.md`, 'saved in the editor');
+    expect(
+      await until(async () => (await s.tree(bucket))['saved.md'] === 'saved in the editor', 10_000),
+    ).toBe(true);
+    const latency = Date.now() - saved;
+    expect(latency).toBeLessThan(10_000);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(0);
+  });
+});
