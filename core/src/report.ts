@@ -46,3 +46,22 @@ export interface RunReport {
   guards: GuardVerdict[];
   errors: ReportError[];
 }
+
+/** A report of a run that moved nothing (a restore or a resolve run, for instance). */
+export function emptyRunReport(run: number, status: RunStatus = 'in-sync'): RunReport {
+  return {
+    run,
+    status,
+    uploaded: 0,
+    downloaded: 0,
+    deletedLocal: 0,
+    deletedRemote: 0,
+    adopted: 0,
+    conflicts: [],
+    blocked: null,
+    bytes: { up: 0, down: 0 },
+    durationMs: 0,
+    guards: [],
+    errors: [],
+  };
+}

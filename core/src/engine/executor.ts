@@ -15,6 +15,7 @@ import type { ObjectStore, RemoteObject } from '../ports/store.js';
 import type { FileStat, LocalTree } from '../ports/tree.js';
 import type { PlanOp } from '../reconcile/reconcile.js';
 import type { ReportConflict, ReportError } from '../report.js';
+import { entryOf, isRacy } from '../scan/scanner.js';
 
 /** What the executor works with. */
 export interface ExecutionContext {
@@ -456,16 +457,8 @@ function listingOf(object: RemoteObject, sha256: string): ListingEntryPayload {
 }
 
 function manifestOf(ctx: ExecutionContext, stat: FileStat, hash: string): ScanEntryPayload {
-  return {
-    kind: 'file',
-    size: stat.size,
-    mtimeMs: stat.mtimeMs,
-    hash,
-    ino: stat.ino ?? null,
-    ctimeMs: stat.ctimeMs ?? null,
-    // Written just now: a further edit within the same tick would not move its mtime.
-    racy: stat.mtimeMs > ctx.clock.now() - Math.max(ctx.tree.timestampGranularityMs, 1),
-  };
+  // Written just now: a further edit within the same tick would not move its mtime.
+  return entryOf(stat, hash, isRacy(stat.mtimeMs, ctx.tree, ctx.clock));
 }
 
 function statOf(side: SideState): FileStat {

@@ -12,6 +12,7 @@ import {
   type RemoteEntry,
   reconcile,
 } from '../reconcile/reconcile.js';
+import { entryOf, isRacy } from '../scan/scanner.js';
 
 /**
  * Plans paths again whose preconditions failed during the run (a teammate wrote
@@ -55,20 +56,11 @@ export async function replan(options: {
       for await (const chunk of tree.read(path)) state.update(chunk);
       const hash = state.digest();
       local.push({ path, hash, size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino ?? null });
-      const racy = stat.mtimeMs > options.clock.now() - Math.max(tree.timestampGranularityMs, 1);
       events.push({
         kind: manifestByPath.has(path) ? 'scan.changed' : 'scan.added',
         run,
         path,
-        payload: {
-          kind: 'file',
-          size: stat.size,
-          mtimeMs: stat.mtimeMs,
-          hash,
-          ino: stat.ino ?? null,
-          ctimeMs: stat.ctimeMs ?? null,
-          racy,
-        },
+        payload: entryOf(stat, hash, isRacy(stat.mtimeMs, tree, options.clock)),
       });
     } else if (manifestByPath.has(path)) {
       events.push({ kind: 'scan.removed', run, path, payload: {} });

@@ -59,7 +59,6 @@ const HASH_ATTEMPTS = 3;
  */
 export async function scanTree(options: ScanOptions): Promise<ScanResult> {
   const { tree, hasher, clock, previous } = options;
-  const granularity = Math.max(tree.timestampGranularityMs, 1);
   const before = new Map(previous.map((row) => [row.path, row]));
   const files: ScannedFile[] = [];
   const unreadable: string[] = [];
@@ -91,8 +90,9 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
       }
       hashed++;
       bytes += result.stat.size;
-      const racy = result.stat.mtimeMs > clock.now() - granularity;
-      files.push(toFile(item.path, result.stat, result.hash, racy));
+      files.push(
+        toFile(item.path, result.stat, result.hash, isRacy(result.stat.mtimeMs, tree, clock)),
+      );
     }
     options.onProgress?.({ files: files.length, hashed, bytes });
   }
@@ -162,8 +162,16 @@ function toFile(
   hash: string,
   racy: boolean,
 ): ScannedFile {
+  return { path, ...entryOf(stat, hash, racy) };
+}
+
+/** A manifest entry: what the scanner keeps of a file. */
+export function entryOf(
+  stat: FileStat | ManifestRow,
+  hash: string,
+  racy: boolean,
+): ScanEntryPayload {
   return {
-    path,
     kind: 'file',
     size: stat.size,
     mtimeMs: stat.mtimeMs,
@@ -172,6 +180,14 @@ function toFile(
     ctimeMs: stat.ctimeMs ?? null,
     racy,
   };
+}
+
+/**
+ * The racy-timestamp rule: a file modified within the tree's timestamp granularity of
+ * now may change again without its mtime moving, so its stat cannot prove it unchanged.
+ */
+export function isRacy(mtimeMs: number, tree: LocalTree, clock: Clock): boolean {
+  return mtimeMs > clock.now() - Math.max(tree.timestampGranularityMs, 1);
 }
 
 /** Deltas between two sorted manifests. */

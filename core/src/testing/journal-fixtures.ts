@@ -1,5 +1,5 @@
 import type { JournalEventInput, ScanEntryPayload } from '../journal/events.js';
-import type { RunReport } from '../report.js';
+import { emptyRunReport, type RunReport } from '../report.js';
 
 /** A manifest entry payload with plausible values; `seed` varies the content. */
 export function scanEntry(seed: number, extra: Partial<ScanEntryPayload> = {}): ScanEntryPayload {
@@ -19,22 +19,12 @@ export function hex(seed: number): string {
   return (seed >>> 0).toString(16).padStart(8, '0').repeat(8);
 }
 
-/** A run report with every count zero. */
+/** A run report with every count zero (and a guard verdict, so reports carry nested data). */
 export function emptyReport(run: number, status: RunReport['status'] = 'in-sync'): RunReport {
   return {
-    run,
-    status,
-    uploaded: 0,
-    downloaded: 0,
-    deletedLocal: 0,
-    deletedRemote: 0,
-    adopted: 0,
-    conflicts: [],
-    blocked: null,
-    bytes: { up: 0, down: 0 },
+    ...emptyRunReport(run, status),
     durationMs: 12,
     guards: [{ guard: 'incomplete-listing', verdict: 'pass' }],
-    errors: [],
   };
 }
 

@@ -1,8 +1,8 @@
 import {
+  emptyRunReport,
   type JournalEvent,
   type KeptCopy,
   type OpAppliedPayload,
-  type RunReport,
   replayPlan,
   type TombstonePayload,
 } from '@syncjournal/core';
@@ -185,7 +185,7 @@ export async function restoreCommand(
         path: target,
         payload: { index: 0, action: 'download', replaced: chosen.kept },
       },
-      { kind: 'run.completed', run, payload: quietReport(run) },
+      { kind: 'run.completed', run, payload: emptyRunReport(run) },
     ]);
     if (output.json)
       output.out(
@@ -221,24 +221,6 @@ function restoredName(path: string, run: number): string {
   const dot = name.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
   return `${path.slice(0, slash + 1)}${stem}.restored-run${run}${ext}`;
-}
-
-function quietReport(run: number): RunReport {
-  return {
-    run,
-    status: 'in-sync',
-    uploaded: 0,
-    downloaded: 0,
-    deletedLocal: 0,
-    deletedRemote: 0,
-    adopted: 0,
-    conflicts: [],
-    blocked: null,
-    bytes: { up: 0, down: 0 },
-    durationMs: 0,
-    guards: [],
-    errors: [],
-  };
 }
 
 /** `syncjournal conflicts resolve <path> --keep local|remote|both`. */
@@ -287,7 +269,7 @@ export async function resolveCommand(
         path,
         payload: { conflict: conflict.id, resolution, kept },
       },
-      { kind: 'run.completed', run, payload: quietReport(run) },
+      { kind: 'run.completed', run, payload: emptyRunReport(run) },
     ]);
     if (output.json) output.out(JSON.stringify({ resolved: path, resolution, kept }));
     else
