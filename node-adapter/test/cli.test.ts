@@ -166,6 +166,28 @@ describe('syncjournal sync', () => {
     expect((await a.sync()).code).toBe(0);
   });
 
+  it('a second sync of the same pair started while one runs exits 5 and changes nothing', async () => {
+    const { a, bucket } = clients();
+    for (let i = 0; i < 1500; i++) await s.write(`${a.dir}/d${i % 20}/f${i}.md`, `note ${i}`);
+    const first = a.sync();
+    // Wait until the first run holds the pair's lock, then start a second one.
+    const config = `${a.state}/config.json`;
+    for (let i = 0; i < 200 && !(await s.exists(config)); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const { pairs } = JSON.parse(await readFile(config, 'utf8')) as {
+      pairs: Array<{ id: string }>;
+    };
+    const lock = `${a.state}/locks/${pairs[0]!.id}.lock`;
+    for (let i = 0; i < 400 && !(await s.exists(lock)); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const second = await cli(['--state-dir', a.state, '--json', 'sync']);
+    expect(second.code).toBe(5);
+    expect(second.json).toMatchObject({ error: { code: 'locked' } });
+    const done = await first;
+    expect(done.code).toBe(0);
+    expect(Object.keys(await s.tree(bucket))).toHaveLength(1500);
+  });
+
   it('exits 2 on usage errors, with one clear sentence', async () => {
     const { a } = clients();
     const oneArg = await cli(['--state-dir', a.state, 'sync', a.dir]);
