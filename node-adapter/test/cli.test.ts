@@ -188,6 +188,34 @@ describe('syncjournal sync', () => {
     expect(Object.keys(await s.tree(bucket))).toHaveLength(1500);
   });
 
+  it('three clients on one folder bucket, with an ignore file and an include filter', async () => {
+    const { a, b, c, bucket } = clients();
+    await s.write(`${a.dir}/notes/a.md`, 'a');
+    await s.write(`${a.dir}/notes/tmp.swp`, 'editor junk');
+    await s.write(`${a.dir}/photos/big.jpg`, 'jpeg');
+    await s.write(s.path('alice.ignore'), '# editor files\n*.swp\n');
+    expect((await a.sync('--ignore-file', s.path('alice.ignore'))).json).toMatchObject({
+      uploaded: 2,
+    });
+    expect(await s.tree(bucket)).toEqual({ 'notes/a.md': 'a', 'photos/big.jpg': 'jpeg' });
+    // Bob only wants the notes.
+    expect((await b.sync('--include', 'notes/')).json).toMatchObject({ downloaded: 1 });
+    expect(await s.tree(b.dir)).toEqual({ 'notes/a.md': 'a' });
+    await s.write(`${b.dir}/notes/b.md`, 'b');
+    await b.sync();
+    expect((await c.sync()).json).toMatchObject({ downloaded: 3 });
+    expect(await s.tree(c.dir)).toEqual({
+      'notes/a.md': 'a',
+      'notes/b.md': 'b',
+      'photos/big.jpg': 'jpeg',
+    });
+    await a.sync();
+    expect(await s.tree(a.dir)).toEqual({
+      ...(await s.tree(c.dir)),
+      'notes/tmp.swp': 'editor junk',
+    });
+  });
+
   it('exits 2 on usage errors, with one clear sentence', async () => {
     const { a } = clients();
     const oneArg = await cli(['--state-dir', a.state, 'sync', a.dir]);
