@@ -1,6 +1,7 @@
 // One journal benchmark scenario per process, so peak RSS is the scenario's own.
 // Usage: node bench/journal.mjs <scenario> <dataDir>; prints one JSON line.
 import { performance } from 'node:perf_hooks';
+import { emptyRunReport as report } from '@syncjournal/core';
 import { openJournal } from '@syncjournal/node';
 
 const [scenario, dir] = process.argv.slice(2);
@@ -123,21 +124,3 @@ if (scenario === 'append') {
 }
 result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
 console.log(JSON.stringify(result));
-
-function report(run) {
-  return {
-    run,
-    status: 'in-sync',
-    uploaded: 0,
-    downloaded: 0,
-    deletedLocal: 0,
-    deletedRemote: 0,
-    adopted: 0,
-    conflicts: [],
-    blocked: null,
-    bytes: { up: 0, down: 0 },
-    durationMs: 1,
-    guards: [],
-    errors: [],
-  };
-}

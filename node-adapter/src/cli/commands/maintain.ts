@@ -1,6 +1,7 @@
 import {
   emptyRunReport,
   type JournalEvent,
+  type JournalEventInput,
   type KeptCopy,
   type OpAppliedPayload,
   replayPlan,
@@ -170,14 +171,7 @@ export async function restoreCommand(
     }
     const target = (await session.tree.stat(path)) ? restoredName(path, chosen.run) : path;
     await bringBack(session, path, target, chosen.kept);
-    const run = await session.journal.startRun({
-      pairId: pair.id,
-      clientId: state.config.clientId,
-      mode: 'resolve',
-      local: pair.local,
-      remote: pair.remote,
-    });
-    await session.journal.append([
+    await journalUserRun(session, state.config.clientId, (run) => [
       { kind: 'op.started', run, path: target, payload: { index: 0, action: 'download' } },
       {
         kind: 'op.applied',
@@ -185,7 +179,6 @@ export async function restoreCommand(
         path: target,
         payload: { index: 0, action: 'download', replaced: chosen.kept },
       },
-      { kind: 'run.completed', run, payload: emptyRunReport(run) },
     ]);
     if (output.json)
       output.out(
@@ -197,6 +190,26 @@ export async function restoreCommand(
       );
     return EXIT.inSync;
   });
+}
+
+/** Journals what a user command did (a restore, a resolve) as a run of its own. */
+async function journalUserRun(
+  session: PairSession,
+  clientId: string,
+  events: (run: number) => JournalEventInput[],
+): Promise<void> {
+  const { pair, journal } = session;
+  const run = await journal.startRun({
+    pairId: pair.id,
+    clientId,
+    mode: 'resolve',
+    local: pair.local,
+    remote: pair.remote,
+  });
+  await journal.append([
+    ...events(run),
+    { kind: 'run.completed', run, payload: emptyRunReport(run) },
+  ]);
 }
 
 async function bringBack(
@@ -255,21 +268,13 @@ export async function resolveCommand(
     }
     const resolution =
       flags.keep === 'local' ? 'keep-local' : flags.keep === 'remote' ? 'keep-remote' : 'keep-both';
-    const run = await session.journal.startRun({
-      pairId: pair.id,
-      clientId: state.config.clientId,
-      mode: 'resolve',
-      local: pair.local,
-      remote: pair.remote,
-    });
-    await session.journal.append([
+    await journalUserRun(session, state.config.clientId, (run) => [
       {
         kind: 'conflict.resolved',
         run,
         path,
         payload: { conflict: conflict.id, resolution, kept },
       },
-      { kind: 'run.completed', run, payload: emptyRunReport(run) },
     ]);
     if (output.json) output.out(JSON.stringify({ resolved: path, resolution, kept }));
     else
