@@ -3,7 +3,8 @@
 // process under /usr/bin/time, so wall, CPU (user+sys) and peak RSS are that process's own.
 // Usage: node bench/sync.mjs. Progress goes to stderr; the last stdout line is one JSON object.
 // Env: BENCH_REPEATS (default 3), BENCH_SYNC_FILES (default 10000), BENCH_SYNC_SEED (default 1),
-// BENCH_SYNC_NOOP_SERIES (untimed no-ops for journal growth; default 10), BENCH_PROFILE_DIR (keep the .cpuprofile files there; default: a temp dir, deleted).
+// BENCH_SYNC_NOOP_SERIES (untimed no-ops for journal growth; default 10),
+// BENCH_PROFILE_DIR (keep the .cpuprofile files there; default: a temp dir, deleted).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -268,7 +269,11 @@ function profilePass(dir, profileDir) {
     const out = join(profileDir, name);
     const { run } = syncjournal(dir, ['--cpu-prof', '--cpu-prof-dir', out]);
     const m = run();
-    const [file] = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
+    // Names start with CPU.<date>.<time>, so the last one is this run's.
+    const file = readdirSync(out)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
+      .at(-1);
     return { wallMs: m.wallMs, ...summariseProfile(join(out, file)) };
   };
   const initial = profiled('initial');
