@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './journal/chain.js';
 export * from './journal/events.js';
 export * from './journal/projections.js';
+export * from './memory/memory-journal.js';
 export * from './memory/memory-store.js';
 export * from './memory/memory-tree.js';
 export * from './paths.js';

@@ -1,2 +1,3 @@
+export * from './memory-journal.js';
 export * from './memory-store.js';
 export * from './memory-tree.js';
