@@ -72,7 +72,7 @@ describe.each([
       for await (const c of body) chunks.push(c);
       expect(new TextDecoder().decode(Buffer.concat(chunks))).toBe('precious');
     } else {
-      expect(tomb?.trash).toMatch(/^\.syncjournal\/trash\/\d+\/a\.md$/);
+      expect(tomb?.trash).toMatch(/^\.syncjournal\/trash\/alice\/\d+\/a\.md$/);
       expect(w.store.readText(tomb!.trash!)).toBe('precious');
     }
   });

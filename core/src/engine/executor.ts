@@ -24,8 +24,15 @@ export interface ExecutionContext {
   hasher: Hasher;
   clock: Clock;
   run: number;
+  /** Names this client's remote trash copies, so clients sharing a bucket never collide. */
+  clientId: string;
   /** Where remote trash copies go on stores without versioning. */
   remoteTrashPrefix: string;
+}
+
+/** An op's context: the run's, plus what the op has kept so far (reported even if it fails). */
+interface OpContext extends ExecutionContext {
+  kept: TombstonePayload[];
 }
 
 /** How one op ended. */
@@ -43,6 +50,8 @@ export type OpOutcome =
       error: ReportError;
       /** A precondition failed: the path changed after planning and must be planned again. */
       replan: boolean;
+      /** Copies the op made before it failed (a remote trash copy): the journal keeps pointing to them. */
+      kept?: TombstonePayload[];
     };
 
 /** What one path's change leaves behind, folded into an `op.applied` event. */
@@ -65,7 +74,8 @@ const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
  * a fresh HEAD), local writes on the size, mtime, inode and hash the scan saw. A
  * failed condition comes back as `replan`, never as a forced write.
  */
-export async function applyOp(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
+export async function applyOp(op: PlanOp, run: ExecutionContext): Promise<OpOutcome> {
+  const ctx: OpContext = { ...run, kept: [] };
   try {
     switch (op.action) {
       case 'upload':
@@ -94,10 +104,12 @@ export async function applyOp(op: PlanOp, ctx: ExecutionContext): Promise<OpOutc
         return { status: 'skipped', reason: op.why };
     }
   } catch (error) {
-    if (error instanceof PreconditionFailedError) {
-      return { status: 'failed', error: errorOf(error, op.path), replan: true };
-    }
-    return { status: 'failed', error: errorOf(error, op.path), replan: false };
+    return {
+      status: 'failed',
+      error: errorOf(error, op.path),
+      replan: error instanceof PreconditionFailedError,
+      ...(ctx.kept.length ? { kept: ctx.kept } : {}),
+    };
   }
 }
 
@@ -125,7 +137,7 @@ function applied(
 }
 
 async function upload(
-  ctx: ExecutionContext,
+  ctx: OpContext,
   path: string,
   local: SideState,
   remote: SideState | null,
@@ -177,7 +189,7 @@ async function download(
   };
 }
 
-async function deleteRemote(ctx: ExecutionContext, op: PlanOp): Promise<Effect> {
+async function deleteRemote(ctx: OpContext, op: PlanOp): Promise<Effect> {
   const remote = op.remote!;
   await checkRemoteUnconditionally(ctx, op.path, remote);
   const kept = await keepRemoteVersion(ctx, op.path, remote);
@@ -205,7 +217,7 @@ async function deleteLocal(ctx: ExecutionContext, op: PlanOp): Promise<Effect> {
  * the local one is kept beside it as a conflict copy, locally and remotely, so
  * teammates see it. Deleted-vs-changed restores or re-uploads the changed side.
  */
-async function conflict(op: PlanOp, ctx: ExecutionContext): Promise<OpOutcome> {
+async function conflict(op: PlanOp, ctx: OpContext): Promise<OpOutcome> {
   if (op.row === 'local-deleted-remote-changed') {
     const effect = await download(ctx, op.path, null, op.remote!);
     const kept: KeptCopy[] = [
@@ -364,7 +376,7 @@ async function checkRemoteUnconditionally(
  * bucket keeps it where versioning is on; otherwise a copy goes under the trash prefix.
  */
 async function keepRemoteVersion(
-  ctx: ExecutionContext,
+  ctx: OpContext,
   path: string,
   remote: SideState,
 ): Promise<TombstonePayload> {
@@ -374,7 +386,7 @@ async function keepRemoteVersion(
     etag: remote.etag ?? null,
   };
   if (ctx.store.capabilities.versioning) return { ...kept, versionId: remote.versionId ?? null };
-  const trashKey = `${ctx.remoteTrashPrefix}${ctx.run}/${path}`;
+  const trashKey = await freeTrashKey(ctx, path);
   if (ctx.store.copy) {
     await ctx.store.copy(path, trashKey);
   } else {
@@ -387,7 +399,22 @@ async function keepRemoteVersion(
     }
     await ctx.store.put(trashKey, concat(chunks), { sha256: state.digest() });
   }
-  return { ...kept, trash: trashKey };
+  const result = { ...kept, trash: trashKey };
+  ctx.kept.push(result);
+  return result;
+}
+
+/**
+ * A remote trash key nothing holds yet: `<prefix><client>/<run>/<path>`, with `~2`,
+ * `~3`… appended when an earlier copy is there (a re-planned op, a client whose lost
+ * journal started its runs from 1 again). A trash copy is never overwritten.
+ */
+async function freeTrashKey(ctx: ExecutionContext, path: string): Promise<string> {
+  const base = `${ctx.remoteTrashPrefix}${ctx.clientId}/${ctx.run}/${path}`;
+  for (let n = 1; ; n++) {
+    const key = n === 1 ? base : `${base}~${n}`;
+    if (!(await ctx.store.head(key))) return key;
+  }
 }
 
 /** Reads a whole file and checks it still has the hash the plan saw. */

@@ -83,10 +83,15 @@ function replayAt(
     filter?: JsonValue;
   };
   const excluded = o.filter ? options.excludedFor?.(o.filter) : undefined;
+  // An incomplete listing saw only the keys up to where it stopped; rows after that
+  // are the previous listing's, kept in the projection but not what the run planned with.
+  const through = listing && !listing.complete ? (listing.listedThrough ?? null) : undefined;
+  const listed = (path: string) =>
+    through === undefined || (through !== null && comparePaths(path, through) <= 0);
   const plan = reconcile({
     base: mine(batch.puts('baseline')).filter((b) => !b.path.startsWith(RESERVED_PREFIX)),
     local: mine(batch.puts('manifest')),
-    remote: mine(batch.puts('listing')),
+    remote: mine(batch.puts('listing')).filter((r) => listed(r.path)),
     localUnknown: (scan?.errors ?? []).flatMap((e) => (e.path ? [e.path] : [])),
     ...(listing && !listing.complete ? { remoteListedThrough: listing.listedThrough ?? null } : {}),
     caseInsensitive: o.caseInsensitive ?? false,

@@ -206,6 +206,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
       hasher: o.hasher,
       clock,
       run,
+      clientId: o.clientId,
       remoteTrashPrefix: o.remoteTrashPrefix ?? `${RESERVED_PREFIX}trash/`,
     };
     const again = await execute(journal, run, plan.ops, ctx, tally, o);
@@ -298,7 +299,18 @@ function outcomeEvents(run: number, op: PlanOp, outcome: OpOutcome): JournalEven
         { kind: 'op.skipped', run, path: op.path, payload: { ...ref, reason: outcome.reason } },
       ];
     case 'failed':
-      return [{ kind: 'op.failed', run, path: op.path, payload: { ...ref, error: outcome.error } }];
+      return [
+        {
+          kind: 'op.failed',
+          run,
+          path: op.path,
+          payload: {
+            ...ref,
+            error: outcome.error,
+            ...(outcome.kept ? { kept: outcome.kept } : {}),
+          },
+        },
+      ];
   }
 }
 

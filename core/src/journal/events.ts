@@ -304,6 +304,8 @@ export interface TombstonePayload {
 
 export interface OpFailedPayload extends OpRefPayload {
   error: ReportError;
+  /** What the op had already kept before it failed (a remote trash copy), so it stays findable. */
+  kept?: TombstonePayload[];
 }
 
 export interface OpSkippedPayload extends OpRefPayload {

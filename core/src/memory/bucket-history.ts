@@ -51,6 +51,11 @@ export class BucketHistory {
   }
 
   /** The keys that exist now, in {@link comparePaths} order. */
+  /** Every key that ever held an object, current or not, sorted. */
+  everyKey(): string[] {
+    return [...this.#history.keys()].sort(comparePaths);
+  }
+
   currentKeys(): string[] {
     this.#sortedKeys ??= [...this.#history.keys()]
       .filter((key) => this.current(key))

@@ -261,6 +261,11 @@ export class MemoryStore implements ObjectStore {
     );
   }
 
+  /** Every key that ever held an object, deleted ones included, in key order; test/demo helper. */
+  keysEverWritten(): string[] {
+    return this.#bucket.everyKey();
+  }
+
   /**
    * The versions kept for `key`, newest first, with their bytes. Without versioning
    * only the current object is kept; it is reported with version id `null` as S3 does.

@@ -1,0 +1,522 @@
+import {
+  type ConflictPolicy,
+  comparePaths,
+  createSyncEngine,
+  type Journal,
+  type JournalEvent,
+  type PairFilter,
+  type PlanOp,
+  RESERVED_PREFIX,
+  type RunReport,
+  replayPlan,
+} from '@syncjournal/core';
+import { readProjections } from '@syncjournal/core/testing';
+import { nodeHasher } from '@syncjournal/node';
+import { type Adapters, sha, type UserTree } from './adapters.js';
+import {
+  crashable,
+  FaultyStore,
+  SimulatedCrash,
+  SimulatedProcess,
+  type StoreFault,
+} from './faults.js';
+import { FILTERS, FOLDERS, PATHS, type Scenario, type Step } from './steps.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Why a case failed: which invariant, and what it saw. */
+export class InvariantError extends Error {
+  constructor(
+    readonly invariant:
+      | 'no-lost-write'
+      | 'journal-points'
+      | 'convergence'
+      | 'idempotence'
+      | 'determinism'
+      | 'rebuild'
+      | 'guards'
+      | 'engine-threw',
+    message: string,
+  ) {
+    super(`[${invariant}] ${message}`);
+    this.name = 'InvariantError';
+  }
+}
+
+interface ClientState {
+  name: string;
+  user: UserTree;
+  journal: Journal;
+  pairId: string;
+  policy: ConflictPolicy;
+  filter: number;
+  /** Folders made unreadable: the user cannot reach into them either. */
+  unreadable: Set<string>;
+}
+
+/** A content the oracle tracks: who wrote it, and whether a user destroyed its last copy. */
+interface Written {
+  by: string;
+  /** A user's own edit or delete removed the last copy: not the engine's to keep. */
+  destroyedByUser: boolean;
+}
+
+/**
+ * One model case: clients on one shared store, each with its own tree and journal,
+ * and the oracle that knows every content a user or teammate ever wrote.
+ */
+export class World {
+  readonly clients: ClientState[] = [];
+  /** Every journal a client ever had, lost ones included (they pointed to things too). */
+  readonly journals: Array<{ journal: Journal; pairId: string; client: string }> = [];
+  readonly written = new Map<string, Written>();
+  #counter = 0;
+  /** Run reports of the quiet phase, for messages. */
+  readonly log: string[] = [];
+
+  private constructor(readonly adapters: Adapters) {}
+
+  static async create(
+    adapters: Adapters,
+    scenario: Pick<Scenario, 'clients' | 'policies'>,
+  ): Promise<World> {
+    const world = new World(adapters);
+    for (let i = 0; i < scenario.clients; i++) {
+      const name = `c${i}`;
+      const { journal, pairId } = await adapters.newJournal(name);
+      world.journals.push({ journal, pairId, client: name });
+      world.clients.push({
+        name,
+        user: await adapters.newTree(name),
+        journal,
+        pairId,
+        policy: scenario.policies[i] ?? 'keep-both',
+        filter: 0,
+        unreadable: new Set(),
+      });
+    }
+    return world;
+  }
+
+  /** A content never written before; all the same length unless `grow`. */
+  #fresh(by: string, grow: boolean): string {
+    const text = `${by}:${String(++this.#counter).padStart(6, '0')}${grow ? '+grown' : ''}\n`;
+    this.written.set(text, { by, destroyedByUser: false });
+    return text;
+  }
+
+  async apply(step: Step): Promise<void> {
+    switch (step.t) {
+      case 'write': {
+        const c = this.#client(step.client);
+        const path = PATHS[step.path]!;
+        if (blocked(c, path)) return;
+        const files = await c.user.files();
+        const old = files.get(path);
+        const keepMtime = step.keepMtime && old !== undefined;
+        // An edit that keeps size and mtime has to keep the size too.
+        const text = this.#fresh(
+          c.name,
+          keepMtime ? decoder.decode(old).endsWith('+grown\n') : step.grow,
+        );
+        await c.user.write(path, encoder.encode(text), { keepMtime });
+        if (old) await this.#destroyed(decoder.decode(old));
+        return;
+      }
+      case 'write-same': {
+        const path = PATHS[step.path]!;
+        const targets = [...new Set(step.clients.map((i) => this.#client(i)))].filter(
+          (c) => !blocked(c, path),
+        );
+        if (targets.length === 0) return;
+        const text = this.#fresh('both', false);
+        for (const c of targets) {
+          const old = (await c.user.files()).get(path);
+          await c.user.write(path, encoder.encode(text));
+          if (old) await this.#destroyed(decoder.decode(old));
+        }
+        return;
+      }
+      case 'delete': {
+        const c = this.#client(step.client);
+        const files = [...(await c.user.files())].filter(([p]) => !blocked(c, p));
+        if (files.length === 0) return;
+        const [path, data] = files[step.pick % files.length]!;
+        await c.user.remove(path);
+        await this.#destroyed(decoder.decode(data));
+        return;
+      }
+      case 'rename': {
+        const c = this.#client(step.client);
+        const files = await c.user.files();
+        const list = [...files].filter(([p]) => !blocked(c, p));
+        const to = PATHS[step.to]!;
+        if (list.length === 0 || files.has(to) || blocked(c, to)) return;
+        const [from, data] = list[step.pick % list.length]!;
+        if (PATHS.every((p) => p !== from)) return; // conflict copies keep their names
+        await c.user.write(to, data);
+        await c.user.remove(from);
+        return;
+      }
+      case 'delete-folder': {
+        const c = this.#client(step.client);
+        for (const [path, data] of await c.user.files()) {
+          if (!path.startsWith(step.folder) || blocked(c, path)) continue;
+          await c.user.remove(path);
+          await this.#destroyed(decoder.decode(data));
+        }
+        return;
+      }
+      case 'teammate-write': {
+        const key = PATHS[step.path]!;
+        const old = (await this.adapters.store.objects()).get(key);
+        await this.adapters.store.put(key, encoder.encode(this.#fresh('teammate', false)));
+        if (old) await this.#destroyed(decoder.decode(old));
+        return;
+      }
+      case 'teammate-delete': {
+        const objects = [...(await this.adapters.store.objects())].filter(
+          ([k]) => !k.startsWith(RESERVED_PREFIX),
+        );
+        if (objects.length === 0) return;
+        const [key, data] = objects[step.pick % objects.length]!;
+        await this.adapters.store.remove(key);
+        await this.#destroyed(decoder.decode(data));
+        return;
+      }
+      case 'sync':
+        await this.sync(step.client, step.faults, step.crash);
+        return;
+      case 'tick':
+        await this.adapters.advance(step.ms);
+        return;
+      case 'lose-journal': {
+        const c = this.#client(step.client);
+        const { journal, pairId } = await this.adapters.newJournal(c.name);
+        this.journals.push({ journal, pairId, client: c.name });
+        c.journal = journal;
+        c.pairId = pairId;
+        return;
+      }
+      case 'filter':
+        this.#client(step.client).filter = step.filter;
+        return;
+      case 'unreadable': {
+        const c = this.#client(step.client);
+        await c.user.setUnreadable(step.folder, step.on);
+        if (step.on) c.unreadable.add(step.folder);
+        else c.unreadable.delete(step.folder);
+        return;
+      }
+    }
+  }
+
+  /**
+   * One sync of a client through fault-injecting, crashable ports. Returns the result,
+   * or `undefined` when the simulated process crashed.
+   */
+  async sync(
+    index: number,
+    faults: readonly StoreFault[] = [],
+    crash: { at: number; after: boolean } | null = null,
+    extra: { force?: boolean } = {},
+  ): Promise<{ report: RunReport; plan: PlanOp[] } | undefined> {
+    const c = this.#client(index);
+    const process = new SimulatedProcess(crash ?? undefined);
+    const store = new FaultyStore(
+      crashable(this.adapters.store.store, process, 'store'),
+      faults,
+      (key) => this.adapters.store.put(key, encoder.encode(this.#fresh('teammate', false))),
+    );
+    const engine = createSyncEngine({
+      tree: crashable(c.user.tree, process, 'tree'),
+      store,
+      journal: crashable(c.journal, process, 'journal'),
+      hasher: nodeHasher,
+      clock: this.adapters.clock,
+      pair: { id: c.pairId, local: `model://${c.name}`, remote: 'model://bucket' },
+      clientId: c.name,
+      policy: c.policy,
+      ...filterOf(c.filter),
+      ...(extra.force ? { force: true } : {}),
+    });
+    try {
+      return await engine.sync();
+    } catch (error) {
+      if (process.dead && (error instanceof SimulatedCrash || isCrashReport(error))) {
+        // Let whatever the dead process had in flight settle (it can reach no port now).
+        await new Promise((r) => setTimeout(r, 1));
+        return undefined;
+      }
+      throw new InvariantError('engine-threw', `${c.name}'s sync threw: ${String(error)}`);
+    }
+  }
+
+  #client(index: number): ClientState {
+    return this.clients[index % this.clients.length]!;
+  }
+
+  /** A user action removed `text` from where it was: if no copy is left anywhere, the user destroyed it. */
+  async #destroyed(text: string): Promise<void> {
+    const entry = this.written.get(text);
+    if (!entry || entry.destroyedByUser) return;
+    const where = await this.whereabouts();
+    if (!where.has(text)) entry.destroyedByUser = true;
+  }
+
+  /** Where every content is: current files, trash, store objects and versions. */
+  async whereabouts(): Promise<Map<string, string[]>> {
+    const where = new Map<string, string[]>();
+    const add = (data: Uint8Array, place: string) => {
+      const text = decoder.decode(data);
+      const list = where.get(text) ?? [];
+      list.push(place);
+      where.set(text, list);
+    };
+    for (const c of this.clients) {
+      for (const [path, data] of await c.user.files()) add(data, `file ${c.name}:${path}`);
+      for (const { location, data } of await c.user.trashed())
+        add(data, `trash ${c.name}:${location}`);
+    }
+    for (const [key, data] of await this.adapters.store.objects()) {
+      add(data, key.startsWith(RESERVED_PREFIX) ? `remote-trash ${key}` : `object ${key}`);
+    }
+    for (const v of await this.adapters.store.versions())
+      add(v.data, `version ${v.key}@${v.versionId}`);
+    return where;
+  }
+
+  /** Invariant 1: every content a user or teammate wrote is still somewhere, unless a user destroyed it. */
+  async checkNoLostWrite(after: string): Promise<void> {
+    const where = await this.whereabouts();
+    for (const [text, entry] of this.written) {
+      if (entry.destroyedByUser || where.has(text)) continue;
+      throw new InvariantError(
+        'no-lost-write',
+        `after ${after}: the content ${JSON.stringify(text)} written by ${entry.by} is nowhere: not a file, not in any trash, not in the bucket or its versions`,
+      );
+    }
+  }
+
+  /**
+   * Invariant 1, second half: a content kept only in a trash or a bucket version is
+   * pointed to by a journal — an event naming that trash location or version id, or,
+   * where the run was killed before it could record the outcome, the `op.started` of
+   * that path in a run that never completed (the trash is then found by path).
+   */
+  async checkJournalPoints(): Promise<void> {
+    const where = await this.whereabouts();
+    const texts: string[] = [];
+    const started = new Set<string>();
+    for (const { journal } of this.journals) {
+      const events = await journal.events();
+      const completed = new Set(events.filter((e) => e.kind === 'run.completed').map((e) => e.run));
+      for (const e of events) {
+        texts.push(JSON.stringify(e.payload));
+        if (e.kind === 'op.started' && !completed.has(e.run) && e.path) started.add(e.path);
+      }
+    }
+    const all = texts.join('\n');
+    for (const [text, entry] of this.written) {
+      const places = where.get(text);
+      if (entry.destroyedByUser || !places) continue;
+      // A content no client ever saw is where its writer left it (a bucket version).
+      if (!all.includes(sha(encoder.encode(text)))) continue;
+      if (places.some((p) => p.startsWith('file ') || p.startsWith('object '))) continue;
+      const pointed = places.some((place) => {
+        const [kind, rest] = [
+          place.slice(0, place.indexOf(' ')),
+          place.slice(place.indexOf(' ') + 1),
+        ];
+        if (kind === 'trash') {
+          const location = rest.slice(rest.indexOf(':') + 1);
+          return (
+            all.includes(JSON.stringify(location)) || [...started].some((p) => location.endsWith(p))
+          );
+        }
+        if (kind === 'remote-trash') {
+          return (
+            all.includes(JSON.stringify(rest)) || [...started].some((p) => rest.endsWith(`/${p}`))
+          );
+        }
+        const versionId = rest.slice(rest.lastIndexOf('@') + 1);
+        return all.includes(JSON.stringify(versionId));
+      });
+      if (!pointed) {
+        throw new InvariantError(
+          'journal-points',
+          `${JSON.stringify(text)} (by ${entry.by}) is kept only at ${places.join(', ')}, and no journal points there`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Invariants 2 and 3: with faults healed and filters cleared, two quiet rounds of
+   * syncs converge every tree and the bucket; one more sync moves nothing.
+   */
+  async settle(): Promise<void> {
+    for (const c of this.clients) {
+      c.filter = 0;
+      for (const folder of FOLDERS) await c.user.setUnreadable(folder, false);
+      c.unreadable.clear();
+    }
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < this.clients.length; i++) {
+        await this.adapters.advance(5000);
+        const result = await this.#quietSync(i);
+        this.log.push(`round ${round} ${this.clients[i]!.name}: ${summary(result.report)}`);
+      }
+    }
+    await this.checkNoLostWrite('the quiet rounds');
+    const bucket = await this.#bucketFiles();
+    for (const c of this.clients) {
+      const files = textMap(await c.user.files());
+      if (JSON.stringify(files) !== JSON.stringify(bucket)) {
+        throw new InvariantError(
+          'convergence',
+          `after two quiet rounds ${c.name} holds ${JSON.stringify(files)} but the bucket holds ${JSON.stringify(bucket)}\n${this.log.join('\n')}`,
+        );
+      }
+    }
+    for (let i = 0; i < this.clients.length; i++) {
+      await this.adapters.advance(5000);
+      const { report, plan } = await this.#quietSync(i);
+      const moved = plan.filter((op) => op.action !== 'skip');
+      if (moved.length > 0 || report.status !== 'in-sync') {
+        throw new InvariantError(
+          'idempotence',
+          `a sync of ${this.clients[i]!.name} right after convergence planned ${JSON.stringify(moved.map((o) => [o.action, o.path, o.row]))} (status ${report.status})`,
+        );
+      }
+    }
+  }
+
+  async #quietSync(i: number) {
+    await this.adapters.advance(5000);
+    let result = await this.sync(i);
+    // A guard that blocks needs a user's go-ahead; in the quiet phase the user gives it.
+    if (result?.report.status === 'blocked') result = await this.sync(i, [], null, { force: true });
+    if (!result) throw new Error('a quiet sync crashed');
+    return result;
+  }
+
+  async #bucketFiles(): Promise<Record<string, string>> {
+    const objects = await this.adapters.store.objects();
+    return textMap(new Map([...objects].filter(([k]) => !k.startsWith(RESERVED_PREFIX))));
+  }
+
+  /**
+   * Invariants 4, 5 and 6 over every journal: each run's plan replays byte for byte;
+   * projections rebuilt from the events equal the live ones and the chain verifies;
+   * no delete came from a side that was not completely seen.
+   */
+  async checkJournals(): Promise<void> {
+    const seen = new Set<Journal>();
+    for (const { journal, pairId } of this.journals) {
+      const events = await journal.events();
+      const runs = await journal.runs({ pairId });
+      for (const run of runs) {
+        const replay = replayPlan(events, run.run, {
+          hasher: nodeHasher,
+          excludedFor: excludedFor,
+        });
+        if (replay && !replay.matches) {
+          throw new InvariantError(
+            'determinism',
+            `run ${run.run} of ${run.clientId}: the replayed plan ${JSON.stringify(replay.ops.map((o) => [o.action, o.path]))} differs from the recorded one`,
+          );
+        }
+        checkGuards(events.filter((e) => e.run === run.run));
+      }
+      if (seen.has(journal)) continue;
+      seen.add(journal);
+      const verified = await journal.verify();
+      if (!verified.ok)
+        throw new InvariantError('rebuild', `the hash chain breaks: ${JSON.stringify(verified)}`);
+      const live = await readProjections(journal);
+      const rebuilt = await journal.rebuild();
+      const after = await readProjections(journal);
+      if (!rebuilt.matched || JSON.stringify(live) !== JSON.stringify(after)) {
+        throw new InvariantError(
+          'rebuild',
+          `rebuilt projections differ: ${JSON.stringify(rebuilt.tables)}`,
+        );
+      }
+    }
+  }
+}
+
+function blocked(c: ClientState, path: string): boolean {
+  return [...c.unreadable].some((folder) => path.startsWith(`${folder}/`));
+}
+
+/** Invariant 6 for one run's events. */
+function checkGuards(events: JournalEvent[]): void {
+  const scan = events.find((e) => e.kind === 'scan.completed');
+  const listing = events.find((e) => e.kind === 'listing.completed');
+  const scanComplete = scan ? (scan.payload as { complete: boolean }).complete : true;
+  const listed = listing?.payload as
+    | { complete: boolean; listedThrough?: string | null }
+    | undefined;
+  const unreadable = (
+    (scan?.payload as { errors?: Array<{ path?: string }> })?.errors ?? []
+  ).flatMap((e) => (e.path ? [e.path] : []));
+  for (const e of events) {
+    if (e.kind !== 'plan.op' && e.kind !== 'op.applied') continue;
+    const action = (e.payload as { action: string }).action;
+    const path = e.path!;
+    if (action === 'delete-local' && listed && !listed.complete) {
+      const through = listed.listedThrough ?? null;
+      if (through === null || comparePaths(path, through) > 0) {
+        throw new InvariantError(
+          'guards',
+          `run ${e.run} deleted local ${path} although the listing stopped at ${through}`,
+        );
+      }
+    }
+    if (action === 'delete-remote' && !scanComplete) {
+      if (
+        unreadable.length === 0 ||
+        unreadable.some((u) => path === u || path.startsWith(`${u}/`))
+      ) {
+        throw new InvariantError(
+          'guards',
+          `run ${e.run} deleted remote ${path} from an incomplete scan`,
+        );
+      }
+    }
+  }
+}
+
+function filterOf(index: number): { filter?: PairFilter } {
+  const spec = FILTERS[index] ?? null;
+  if (!spec) return {};
+  return { filter: { spec, excluded: predicate(spec.exclude) } };
+}
+
+function predicate(exclude: string): (path: string) => boolean {
+  return exclude.endsWith('/') ? (p) => p.startsWith(exclude) : (p) => p.endsWith(exclude);
+}
+
+/** Rebuilds a journaled filter spec's predicate, for replays. */
+export function excludedFor(spec: unknown): ((path: string) => boolean) | undefined {
+  const exclude = (spec as { exclude?: unknown } | null)?.exclude;
+  return typeof exclude === 'string' ? predicate(exclude) : undefined;
+}
+
+function textMap(files: Map<string, Uint8Array>): Record<string, string> {
+  return Object.fromEntries(
+    [...files].sort(([a], [b]) => comparePaths(a, b)).map(([k, v]) => [k, decoder.decode(v)]),
+  );
+}
+
+function summary(report: RunReport): string {
+  return `${report.status} up ${report.uploaded} down ${report.downloaded} del ${report.deletedLocal}/${report.deletedRemote} conflicts ${report.conflicts.length} errors ${report.errors.map((e) => e.code).join(',')}`;
+}
+
+/** A crash inside an op comes back as a failed op; the journal append after it then throws the crash. */
+function isCrashReport(error: unknown): boolean {
+  return error instanceof Error && /simulated crash/.test(error.message);
+}
