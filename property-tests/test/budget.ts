@@ -1,10 +1,15 @@
+/** Cases the memory sync model runs per store configuration by default. */
+export const DEFAULT_MODEL_RUNS = 1000;
+
 /**
- * How many cases each property runs. `npm run test:property -- --runs N` (or
- * SYNCJOURNAL_PROPERTY_RUNS=N) scales every property from its default budget.
+ * How many cases a property runs. `npm run test:property -- --runs N` (or
+ * SYNCJOURNAL_PROPERTY_RUNS=N) makes the memory sync model run N cases per store
+ * configuration, and scales every other property's default by the same factor.
  */
 export function runs(defaultRuns: number): number {
   const given = Number(process.env.SYNCJOURNAL_PROPERTY_RUNS);
-  return Number.isInteger(given) && given > 0 ? given : defaultRuns;
+  if (!Number.isInteger(given) || given <= 0) return defaultRuns;
+  return Math.max(1, Math.round((defaultRuns * given) / DEFAULT_MODEL_RUNS));
 }
 
 /** A fixed seed when SYNCJOURNAL_PROPERTY_SEED is set, to replay a reported failure. */

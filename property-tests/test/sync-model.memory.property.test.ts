@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { runs, seed } from './budget.js';
+import { DEFAULT_MODEL_RUNS, runs, seed } from './budget.js';
 import { memoryAdapters } from './model/adapters.js';
 import { commandsArbitrary, runModel, setupArbitrary } from './model/commands.js';
 
@@ -30,7 +30,7 @@ describe('sync model on memory adapters', () => {
             await runModel(memoryAdapters(store), setup, commands);
           },
         ),
-        { numRuns: runs(300), ...seed(), verbose: 1 },
+        { numRuns: runs(DEFAULT_MODEL_RUNS), ...seed(), verbose: 1 },
       );
     });
   }

@@ -1,6 +1,7 @@
 import type {
   BodySource,
   ListPage,
+  LocalTree,
   ObjectStore,
   PutOptions,
   RemoteObject,
@@ -128,7 +129,9 @@ export type StoreFault =
   /** Just before the `nth` put, a teammate writes that key: a 412/409 race. */
   | { kind: 'race-put'; nth: number }
   /** The first listing leaves out the `nth` key it would have listed: eventual consistency. */
-  | { kind: 'hide-from-listing'; nth: number };
+  | { kind: 'hide-from-listing'; nth: number }
+  /** Just before the engine's `nth` local write or trash, the user edits that file. */
+  | { kind: 'user-edit'; nth: number };
 
 /** An error shaped as the S3 client's are: a name and a code. */
 function storeError(code: string, message: string): Error {
@@ -146,6 +149,8 @@ export class FaultyStore implements ObjectStore {
   #deletes = 0;
   #listings = 0;
   #page = 0;
+  /** What the first listing really served: whether a page failed, and the last key served before. */
+  readonly served: { failed: boolean; lastKey: string | null } = { failed: false, lastKey: null };
   readonly #inner: ObjectStore;
   readonly #faults: readonly StoreFault[];
   readonly #race: (key: string) => Promise<void>;
@@ -177,10 +182,12 @@ export class FaultyStore implements ObjectStore {
     }
     const first = this.#listings === 1;
     if (first && this.#faults.some((f) => f.kind === 'fail-list-page' && f.page === this.#page)) {
+      this.served.failed = true;
       throw storeError('ServiceUnavailable', `listing page ${this.#page} failed`);
     }
     const page = await this.#inner.list(cursor);
     if (!first) return page;
+    this.served.lastKey = page.objects.at(-1)?.key ?? this.served.lastKey;
     const hidden = this.#faults.flatMap((f) => (f.kind === 'hide-from-listing' ? [f.nth] : []));
     if (hidden.length === 0 || this.#page !== 0) return page;
     // Hide among the first page's keys (pages are small in the model).
@@ -214,4 +221,31 @@ export class FaultyStore implements ObjectStore {
     }
     return this.#inner.delete(key, options);
   }
+}
+
+/**
+ * Wraps a tree so the user can edit a file just before the engine writes or trashes
+ * it: the edit the engine's preconditions must catch.
+ */
+export function racingTree<T extends LocalTree>(
+  tree: T,
+  faults: readonly StoreFault[],
+  edit: (path: string) => Promise<void>,
+): T {
+  let n = 0;
+  const race = async (path: string) => {
+    const nth = n++;
+    if (faults.some((f) => f.kind === 'user-edit' && f.nth === nth)) await edit(path);
+  };
+  return new Proxy(tree, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver);
+      if (prop !== 'write' && prop !== 'trash')
+        return typeof value === 'function' ? value.bind(obj) : value;
+      return async (path: string, ...rest: unknown[]) => {
+        await race(path);
+        return (value as (...a: unknown[]) => unknown).apply(obj, [path, ...rest]);
+      };
+    },
+  });
 }

@@ -56,6 +56,7 @@ function faultArbitrary(races: boolean): fc.Arbitrary<StoreFault> {
       nth: fc.nat(3),
     }) as fc.Arbitrary<StoreFault>,
     fc.record({ kind: fc.constant('hide-from-listing' as const), nth: fc.nat(2) }),
+    fc.record({ kind: fc.constant('user-edit' as const), nth: fc.nat(2) }),
   );
 }
 
