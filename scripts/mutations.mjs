@@ -54,8 +54,8 @@ const MUTATIONS = [
     edits: [
       [
         'core/src/scan/scanner.ts',
-        '  return mtimeMs > clock.now() - Math.max(tree.timestampGranularityMs, 1);',
-        '  return mtimeMs < 0 && clock.now() < 0 && tree.caseInsensitive;',
+        '  return changed > clock.now() - Math.max(tree.timestampGranularityMs, 1);',
+        '  return changed < 0 && clock.now() < 0 && tree.caseInsensitive;',
       ],
     ],
   },

@@ -17,7 +17,9 @@ describe('sync model on memory adapters', () => {
     { versioning: true, conditionalWrites: true },
     { versioning: false, conditionalWrites: false },
   ]) {
-    it(`never loses a write (${memoryAdapters(store).name})`, async () => {
+    // About 15 ms a case; a bigger --runs gets a proportionally longer limit.
+    const timeout = Math.max(300_000, runs(DEFAULT_MODEL_RUNS) * 200);
+    it(`never loses a write (${memoryAdapters(store).name})`, { timeout }, async () => {
       await fc.assert(
         fc.asyncProperty(
           setupArbitrary(4).chain((setup) =>

@@ -19,7 +19,11 @@ describe('sync model on Node adapters', () => {
     await journal?.close();
   });
 
-  it('never loses a write (NodeTree on memfs, folder bucket, PGlite)', async () => {
+  const cases = runs(50);
+  // About a second a case here; a bigger --runs gets a proportionally longer limit.
+  it('never loses a write (NodeTree on memfs, folder bucket, PGlite)', {
+    timeout: Math.max(300_000, cases * 10_000),
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(
         setupArbitrary(3).chain((setup) =>
@@ -29,7 +33,7 @@ describe('sync model on Node adapters', () => {
           await runModel(await nodeAdapters({ journal }), setup, commands);
         },
       ),
-      { numRuns: runs(50), ...seed(), verbose: 1 },
+      { numRuns: cases, ...seed(), verbose: 1 },
     );
   });
 });

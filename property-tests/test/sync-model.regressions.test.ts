@@ -114,6 +114,26 @@ const cases: Array<{ name: string; store: typeof PLAIN; scenario: Scenario }> = 
       ],
     },
   },
+  {
+    // The racy-timestamp rule looked at the mtime only. An edit that put the old mtime
+    // back changed only the ctime; when that ctime fell in the scan's clock tick, a
+    // second such edit in the same tick kept size, mtime, inode and ctime, and was
+    // never synced. A file whose ctime is racy is now re-hashed too.
+    name: 'two mtime-preserving edits, the second in the tick of the scan, are both synced',
+    store: PLAIN,
+    scenario: {
+      clients: 1,
+      policies: ['keep-both'],
+      steps: [
+        { t: 'write', client: 0, path: 3, grow: false, keepMtime: false },
+        { t: 'tick', ms: 5000 },
+        { t: 'write', client: 0, path: 3, grow: false, keepMtime: true },
+        { t: 'sync', client: 0, faults: [], crash: null },
+        { t: 'write', client: 0, path: 3, grow: false, keepMtime: true },
+        { t: 'tick', ms: 0 },
+      ],
+    },
+  },
 ];
 
 describe('sync model regressions', () => {

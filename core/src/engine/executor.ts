@@ -485,7 +485,7 @@ function listingOf(object: RemoteObject, sha256: string): ListingEntryPayload {
 
 function manifestOf(ctx: ExecutionContext, stat: FileStat, hash: string): ScanEntryPayload {
   // Written just now: a further edit within the same tick would not move its mtime.
-  return entryOf(stat, hash, isRacy(stat.mtimeMs, ctx.tree, ctx.clock));
+  return entryOf(stat, hash, isRacy(stat, ctx.tree, ctx.clock));
 }
 
 function statOf(side: SideState): FileStat {

@@ -60,7 +60,7 @@ export async function replan(options: {
         kind: manifestByPath.has(path) ? 'scan.changed' : 'scan.added',
         run,
         path,
-        payload: entryOf(stat, hash, isRacy(stat.mtimeMs, tree, options.clock)),
+        payload: entryOf(stat, hash, isRacy(stat, tree, options.clock)),
       });
     } else if (manifestByPath.has(path)) {
       events.push({ kind: 'scan.removed', run, path, payload: {} });

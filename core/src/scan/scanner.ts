@@ -91,7 +91,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
       hashed++;
       bytes += result.stat.size;
       files.push(
-        toFile(item.path, result.stat, result.hash, isRacy(result.stat.mtimeMs, tree, clock)),
+        toFile(item.path, result.stat, result.hash, isRacy(result.stat, tree, clock)),
       );
     }
     options.onProgress?.({ files: files.length, hashed, bytes });
@@ -183,11 +183,15 @@ export function entryOf(
 }
 
 /**
- * The racy-timestamp rule: a file modified within the tree's timestamp granularity of
- * now may change again without its mtime moving, so its stat cannot prove it unchanged.
+ * The racy-timestamp rule: a file modified or changed within the tree's timestamp
+ * granularity of now may change again without its mtime or ctime moving, so its stat
+ * cannot prove it unchanged. The ctime counts too: an edit that puts the old mtime back
+ * (editors, `touch -r`, sync tools do) is seen only by its ctime, and only when that
+ * ctime was not itself taken in the same tick as the scan.
  */
-export function isRacy(mtimeMs: number, tree: LocalTree, clock: Clock): boolean {
-  return mtimeMs > clock.now() - Math.max(tree.timestampGranularityMs, 1);
+export function isRacy(stat: FileStat, tree: LocalTree, clock: Clock): boolean {
+  const changed = Math.max(stat.mtimeMs, stat.ctimeMs ?? Number.NEGATIVE_INFINITY);
+  return changed > clock.now() - Math.max(tree.timestampGranularityMs, 1);
 }
 
 /** Deltas between two sorted manifests. */

@@ -21,6 +21,8 @@ export type Step =
   | { t: 'write-same'; clients: [number, number]; path: number }
   | { t: 'delete'; client: number; pick: number }
   | { t: 'rename'; client: number; pick: number; to: number }
+  /** A user creates an empty folder (nothing to sync; the scan must not trip on it). */
+  | { t: 'make-folder'; client: number; folder: 'new' | 'd/new' }
   /** A user deletes a folder and everything in it. */
   | { t: 'delete-folder'; client: number; folder: 'd/' | 'd/f/' | 'h/' }
   | { t: 'teammate-write'; path: number }
@@ -105,6 +107,14 @@ export function stepArbitrary(
         t: fc.constant('delete-folder' as const),
         client: c,
         folder: fc.constantFrom('d/' as const, 'd/f/' as const, 'h/' as const),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        t: fc.constant('make-folder' as const),
+        client: c,
+        folder: fc.constantFrom('new' as const, 'd/new' as const),
       }),
     },
     {

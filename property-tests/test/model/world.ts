@@ -104,9 +104,9 @@ export class World {
     return world;
   }
 
-  /** A content never written before; all the same length unless `grow`. */
+  /** A content never written before; all the same length, whoever writes it, unless `grow`. */
   #fresh(by: string, grow: boolean): string {
-    const text = `${by}:${String(++this.#counter).padStart(6, '0')}${grow ? '+grown' : ''}\n`;
+    const text = `${by.padEnd(8, '.')}:${String(++this.#counter).padStart(6, '0')}${grow ? '+grown' : ''}\n`;
     this.written.set(text, { by, destroyedByUser: false, supersededByUser: false });
     return text;
   }
@@ -162,6 +162,11 @@ export class World {
         if (PATHS.every((p) => p !== from)) return; // conflict copies keep their names
         await c.user.write(to, data);
         await c.user.remove(from);
+        return;
+      }
+      case 'make-folder': {
+        const c = this.#client(step.client);
+        if (!blocked(c, `${step.folder}/x`)) await c.user.tree.mkdir(step.folder);
         return;
       }
       case 'delete-folder': {
@@ -582,6 +587,16 @@ function checkGuards(events: JournalEvent[]): void {
   const unreadable = (
     (scan?.payload as { errors?: Array<{ path?: string }> })?.errors ?? []
   ).flatMap((e) => (e.path ? [e.path] : []));
+  const plan = events.find((e) => e.kind === 'plan.completed');
+  if (plan && (plan.payload as { blocked: unknown }).blocked) {
+    const acted = events.find((e) => e.kind === 'op.started' || e.kind === 'op.applied');
+    if (acted) {
+      throw new InvariantError(
+        'guards',
+        `run ${e2s(acted)} acted although a guard blocked its plan`,
+      );
+    }
+  }
   for (const e of events) {
     if (e.kind !== 'plan.op' && e.kind !== 'op.applied') continue;
     const action = (e.payload as { action: string }).action;
@@ -607,6 +622,10 @@ function checkGuards(events: JournalEvent[]): void {
       }
     }
   }
+}
+
+function e2s(e: JournalEvent): string {
+  return `${e.run} (${e.kind} ${e.path})`;
 }
 
 function filterOf(index: number): { filter?: PairFilter } {
