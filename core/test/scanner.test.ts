@@ -97,6 +97,20 @@ describe('the scanner', () => {
     expect(third.files[0]?.racy).toBe(false);
   });
 
+  it('counts a racy ctime: an old mtime put back in the tick of the scan is re-hashed next time', async () => {
+    const { clock, tree, scan } = setup();
+    const stat = tree.writeText('a.md', 'aaaa');
+    clock.advance(5000);
+    // The mtime is old, the ctime is now: the scan happens in the ctime's tick.
+    tree.writeText('a.md', 'bbbb', { mtimeMs: stat.mtimeMs });
+    const first = await scan();
+    expect(first.files[0]?.racy).toBe(true);
+    // Same tick again: size, mtime, inode and ctime all stay as the scan saw them.
+    tree.writeText('a.md', 'cccc', { mtimeMs: stat.mtimeMs });
+    const second = await scan(asRows(first.files));
+    expect(second.files[0]?.hash).toBe(hashText('cccc'));
+  });
+
   it('makes a scan with an unreadable folder incomplete, keeping what it knew there', async () => {
     const { clock, tree, scan } = setup();
     tree.writeText('private/x.md', 'x');

@@ -170,9 +170,9 @@ export async function nodeAdapters(shared: { journal: Journal }): Promise<Adapte
           if (before) await fs.utimes(abs, before.atime, before.mtime);
         },
         remove: async (path) => fs.unlink(`${root}/${path}`),
-        files: async () => readAll(fs, root),
+        files: async () => readAll(vol, root),
         trashed: async () =>
-          [...(await readAll(fs, trashDir))].map(([location, data]) => ({ location, data })),
+          [...readAll(vol, trashDir)].map(([location, data]) => ({ location, data })),
         setUnreadable: async (folder, unreadable) => {
           // memfs checks permissions even for root: mode 0 makes the folder unreadable.
           await fs.chmod(`${root}/${folder}`, unreadable ? 0 : 0o755).catch(() => {});
@@ -187,25 +187,20 @@ export async function nodeAdapters(shared: { journal: Journal }): Promise<Adapte
   };
 }
 
-type MemFs = ReturnType<typeof memfs>['vol']['promises'];
+type Volume = ReturnType<typeof memfs>['vol'];
 
-async function readAll(fs: MemFs, root: string): Promise<Map<string, Uint8Array>> {
+/**
+ * Every file under `root`, read around the permissions (the test sees what a folder
+ * made unreadable holds). Temp files of atomic writes are left out.
+ */
+function readAll(vol: Volume, root: string): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries as Array<{
-      name: string;
-      isDirectory(): boolean;
-      isFile(): boolean;
-    }>) {
-      const name = String(entry.name);
-      if (entry.isDirectory()) await walk(`${dir}/${name}`, `${prefix}${name}/`);
-      else if (entry.isFile() && !name.startsWith('.syncjournal-tmp-')) {
-        out.set(`${prefix}${name}`, new Uint8Array(await fs.readFile(`${dir}/${name}`)));
-      }
-    }
-  };
-  await walk(root, '');
+  for (const [abs, text] of Object.entries(vol.toJSON(root))) {
+    if (text === null) continue; // an empty folder
+    const path = abs.slice(root.length + 1);
+    if (path.split('/').at(-1)!.startsWith('.syncjournal-tmp-')) continue;
+    out.set(path, new TextEncoder().encode(text));
+  }
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

@@ -79,6 +79,8 @@ export class World {
   #counter = 0;
   /** Run reports of the quiet phase, for messages. */
   readonly log: string[] = [];
+  /** The bucket's user files every tree converged on. */
+  converged: Record<string, string> = {};
 
   private constructor(readonly adapters: Adapters) {}
 
@@ -467,6 +469,7 @@ export class World {
     }
     await this.checkNoLostWrite('the quiet rounds');
     const bucket = await this.#bucketFiles();
+    this.converged = bucket;
     for (const c of this.clients) {
       const files = textMap(await c.user.files());
       if (JSON.stringify(files) !== JSON.stringify(bucket)) {
