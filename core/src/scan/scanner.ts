@@ -90,9 +90,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
       }
       hashed++;
       bytes += result.stat.size;
-      files.push(
-        toFile(item.path, result.stat, result.hash, isRacy(result.stat, tree, clock)),
-      );
+      files.push(toFile(item.path, result.stat, result.hash, isRacy(result.stat, tree, clock)));
     }
     options.onProgress?.({ files: files.length, hashed, bytes });
   }
