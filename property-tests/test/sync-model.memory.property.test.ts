@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { DEFAULT_MODEL_RUNS, runs, seed } from './budget.js';
 import { memoryAdapters } from './model/adapters.js';
 import { commandsArbitrary, runModel, setupArbitrary } from './model/commands.js';
+import { coverage } from './model/world.js';
 
 /**
  * The sync model on the in-memory adapters: 1–4 clients, each with its own tree and
@@ -12,6 +13,9 @@ import { commandsArbitrary, runModel, setupArbitrary } from './model/commands.js
  * plan replays, projections rebuild and no delete came from a side not fully seen.
  */
 describe('sync model on memory adapters', () => {
+  afterAll(() => {
+    console.log(`sync model on memory adapters reached: ${coverage.summary()}`);
+  });
   for (const store of [
     { versioning: false, conditionalWrites: true },
     { versioning: true, conditionalWrites: true },

@@ -1,9 +1,11 @@
 import type { Journal } from '@syncjournal/core';
+import { readProjections } from '@syncjournal/core/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runs, seed } from './budget.js';
 import { nodeAdapters, openSharedJournal } from './model/adapters.js';
 import { commandsArbitrary, runModel, setupArbitrary } from './model/commands.js';
+import { coverage } from './model/world.js';
 
 /**
  * The same sync model on the real Node adapters: NodeTree on memfs, the folder bucket
@@ -15,11 +17,20 @@ describe('sync model on Node adapters', () => {
   beforeAll(async () => {
     journal = await openSharedJournal();
   });
+  // Invariant 5 for the journal every case shared: checked once, after them all.
   afterAll(async () => {
-    await journal?.close();
+    console.log(`sync model on Node adapters reached: ${coverage.summary()}`);
+    try {
+      const live = await readProjections(journal);
+      expect(await journal.verify()).toMatchObject({ ok: true });
+      expect((await journal.rebuild()).matched).toBe(true);
+      expect(await readProjections(journal)).toEqual(live);
+    } finally {
+      await journal?.close();
+    }
   });
 
-  const cases = runs(50);
+  const cases = runs(150);
   // About a second a case here; a bigger --runs gets a proportionally longer limit.
   it('never loses a write (NodeTree on memfs, folder bucket, PGlite)', {
     timeout: Math.max(300_000, cases * 10_000),

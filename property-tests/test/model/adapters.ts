@@ -51,6 +51,8 @@ export interface Adapters {
   advance(ms: number): Promise<void>;
   readonly store: UserStore;
   newTree(client: string): Promise<UserTree>;
+  /** True when every case shares one journal (its test verifies and rebuilds it once). */
+  readonly sharedJournal: boolean;
   /** A fresh journal for a client (or a fresh pair id in a shared one): a lost state dir. */
   newJournal(client: string): Promise<{ journal: Journal; pairId: string }>;
   /** Releases what the case used (temp dirs). */
@@ -80,6 +82,7 @@ export function memoryAdapters(options: {
   return {
     name: `memory${options.versioning ? ' +versions' : ''}${options.conditionalWrites ? '' : ' -conditions'}`,
     clock,
+    sharedJournal: false,
     advance: async (ms) => {
       clock.advance(ms);
     },
@@ -132,6 +135,7 @@ export async function nodeAdapters(shared: { journal: Journal }): Promise<Adapte
   return {
     name: 'node: NodeTree on memfs, folder bucket, PGlite',
     clock: systemClock,
+    sharedJournal: true,
     advance: async (ms) => {
       // The wall clock moves on its own; wait a little so mtimes differ where asked.
       if (ms > 0) await new Promise((r) => setTimeout(r, Math.min(ms, 5)));

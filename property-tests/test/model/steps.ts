@@ -141,7 +141,7 @@ export function stepArbitrary(
           { weight: 3, arbitrary: fc.constant(null) },
           {
             weight: 1,
-            arbitrary: fc.record({ at: fc.integer({ min: 1, max: 40 }), after: fc.boolean() }),
+            arbitrary: fc.record({ at: fc.integer({ min: 1, max: 25 }), after: fc.boolean() }),
           },
         ),
       }),

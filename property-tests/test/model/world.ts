@@ -28,6 +28,37 @@ import { FILTERS, FOLDERS, PATHS, type Scenario, type Step } from './steps.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * What the model's syncs ran into, over a whole test file: printed at the end, so a
+ * reader can see the faults, crashes, conflicts and guards were reached, not just
+ * generated.
+ */
+export const coverage = {
+  syncs: 0,
+  crashed: 0,
+  conflicts: 0,
+  blocked: 0,
+  failed: 0,
+  uploads: 0,
+  downloads: 0,
+  deletes: 0,
+  faults: {} as Record<string, number>,
+  count(report: RunReport, faults: readonly StoreFault[]): void {
+    this.syncs++;
+    this.conflicts += report.conflicts.length;
+    if (report.status === 'blocked') this.blocked++;
+    if (report.status === 'failed') this.failed++;
+    this.uploads += report.uploaded;
+    this.downloads += report.downloaded;
+    this.deletes += report.deletedLocal + report.deletedRemote;
+    for (const f of faults) this.faults[f.kind] = (this.faults[f.kind] ?? 0) + 1;
+  },
+  summary(): string {
+    const { count: _c, summary: _s, ...numbers } = this;
+    return JSON.stringify(numbers);
+  },
+};
+
 /** Why a case failed: which invariant, and what it saw. */
 export class InvariantError extends Error {
   constructor(
@@ -265,6 +296,7 @@ export class World {
     });
     try {
       const result = await engine.sync();
+      coverage.count(result.report, faults);
       checkServed(result.plan, store.served, c.unreadable);
       await this.#checkPointers(c, result.report.run, raced);
       return result;
@@ -273,6 +305,7 @@ export class World {
       if (process.dead && (error instanceof SimulatedCrash || isCrashReport(error))) {
         // Let whatever the dead process had in flight settle (it can reach no port now).
         await new Promise((r) => setTimeout(r, 1));
+        coverage.crashed++;
         return undefined;
       }
       throw new InvariantError('engine-threw', `${c.name}'s sync threw: ${String(error)}`);
@@ -406,8 +439,8 @@ export class World {
     const where = await this.whereabouts();
     const texts: string[] = [];
     const started = new Set<string>();
-    for (const { journal } of this.journals) {
-      const events = await journal.events();
+    for (const { journal, pairId } of this.journals) {
+      const events = await journal.events({ pairId });
       const completed = new Set(events.filter((e) => e.kind === 'run.completed').map((e) => e.run));
       for (const e of events) {
         texts.push(JSON.stringify(e.payload));
@@ -514,7 +547,7 @@ export class World {
   async checkJournals(): Promise<void> {
     const seen = new Set<Journal>();
     for (const { journal, pairId } of this.journals) {
-      const events = await journal.events();
+      const events = await journal.events({ pairId });
       const runs = await journal.runs({ pairId });
       for (const run of runs) {
         const replay = replayPlan(events, run.run, {
@@ -529,7 +562,8 @@ export class World {
         }
         checkGuards(events.filter((e) => e.run === run.run));
       }
-      if (seen.has(journal)) continue;
+      // A journal shared across cases is verified and rebuilt once, by its test, at the end.
+      if (seen.has(journal) || this.adapters.sharedJournal) continue;
       seen.add(journal);
       const verified = await journal.verify();
       if (!verified.ok)
