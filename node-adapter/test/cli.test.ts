@@ -124,9 +124,11 @@ describe('syncjournal sync', () => {
     expect(result.code).toBe(3);
     expect(await s.tree(bucket)).toEqual({ 'n.md': 'bob', 'other.md': 'o' });
     const kept = (result.json.conflicts as Array<{ kept: string[] }>)[0]!.kept;
-    expect(await s.tree(`${bucket}/.syncjournal/trash`)).toEqual({
-      [kept[1]!.replace('.syncjournal/trash/', '')]: 'alice',
-    });
+    const trash = await s.tree(`${bucket}/.syncjournal/trash`);
+    expect(trash[kept[1]!.replace('.syncjournal/trash/', '')]).toBe('alice');
+    // Alice's own upload kept the version it replaced too. Both clients had a run 2;
+    // trash keys are per client, so neither copy overwrote the other.
+    expect(Object.values(trash).sort()).toEqual(['alice', 'base']);
   });
 
   it('exits 4 when a guard blocks the run, and applies nothing; --force applies it', async () => {
