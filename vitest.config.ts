@@ -1,4 +1,20 @@
+import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+
+/** Debian's Chromium, driven by playwright; nothing is downloaded (`playwright install` is never run). */
+const chromium = playwright({
+  launchOptions: {
+    executablePath: process.env.SYNCJOURNAL_CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  },
+});
 
 // Workspace packages resolve to their TypeScript sources through the "source"
 // export condition, so tests never run against a stale dist/.
@@ -27,6 +43,20 @@ export default defineConfig({
           include: ['node-adapter/test/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'browser',
+          include: ['web-adapter/test/**/*.browser.test.ts'],
+          testTimeout: 60_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: chromium,
+            instances: [{ browser: 'chromium' }],
+          },
         },
       },
       {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine to build and test syncjournal:
 #   - PostgreSQL server binaries (the tests start a throwaway server on 127.0.0.1),
+#   - Chromium (the browser tests drive Debian's build with playwright; nothing is downloaded),
 #   - the npm workspace (npm ci).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -10,6 +11,7 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian"
