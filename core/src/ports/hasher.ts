@@ -9,6 +9,13 @@ export interface Hasher {
    * digest. A string is hashed as its UTF-8 encoding.
    */
   create(): HashState;
+  /**
+   * Optional: the digest of bytes already in memory, where the platform has a faster
+   * one-shot hash than its streaming one (WebCrypto in the browser). Must equal the
+   * streaming digest of the same bytes. The scanner uses it for files that fit
+   * comfortably in memory.
+   */
+  digestBytes?(data: Uint8Array): Promise<string>;
 }
 
 /** One streaming hash computation; `digest()` ends it. */

@@ -1,5 +1,6 @@
 import type { JournalEventInput, ScanEntryPayload } from '../journal/events.js';
 import type { ManifestRow } from '../journal/projections.js';
+import { collectBytes } from '../memory/bytes.js';
 import { comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
 import type { Hasher } from '../ports/hasher.js';
@@ -128,6 +129,9 @@ function sameStat(prev: ManifestRow, now: FileStat): boolean {
 }
 
 /** Hashes a file, re-stat'ing after: a file that changed while being read is read again. */
+/** Files up to this size are read whole and hashed at once where the hasher can (WebCrypto). */
+const ONE_SHOT_LIMIT = 8 * 1024 * 1024;
+
 async function hashStable(
   tree: LocalTree,
   hasher: Hasher,
@@ -138,9 +142,13 @@ async function hashStable(
   for (let attempt = 0; attempt < HASH_ATTEMPTS; attempt++) {
     let hash: string;
     try {
-      const state = hasher.create();
-      for await (const chunk of tree.read(path)) state.update(chunk);
-      hash = state.digest();
+      if (hasher.digestBytes && stat.size <= ONE_SHOT_LIMIT) {
+        hash = await hasher.digestBytes(await collectBytes(tree.read(path)));
+      } else {
+        const state = hasher.create();
+        for await (const chunk of tree.read(path)) state.update(chunk);
+        hash = state.digest();
+      }
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'read-failed';
       return { error: { code, message: (error as Error).message } };

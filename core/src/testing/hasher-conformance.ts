@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeUtf8 } from '../memory/bytes.js';
 import type { Clock } from '../ports/clock.js';
 import { EMPTY_SHA256, type Hasher, hashOf } from '../ports/hasher.js';
 
@@ -37,6 +38,34 @@ export function runHasherConformance(name: string, hasher: Hasher): void {
         expect(state.digest()).toBe(whole);
       }
       expect(hashOf(hasher, bytes.subarray(0, 50_000), bytes.subarray(50_000))).toBe(whole);
+    });
+
+    const digestBytes = hasher.digestBytes?.bind(hasher);
+    if (digestBytes) {
+      it('digests bytes in memory to the same digest as streaming', async () => {
+        for (const { input, hash } of SHA256_VECTORS) {
+          expect(await digestBytes(encodeUtf8(input))).toBe(hash);
+        }
+        const bytes = new Uint8Array(1_000_003);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 17) & 0xff;
+        expect(await digestBytes(bytes)).toBe(hashOf(hasher, bytes));
+      });
+    }
+
+    it('keeps states apart: several hashes in progress at once', () => {
+      const a = hasher.create();
+      const b = hasher.create();
+      a.update('ab');
+      b.update('a');
+      a.update('c');
+      b.update('bc');
+      const c = hasher.create();
+      c.update('');
+      expect([a.digest(), b.digest(), c.digest()]).toEqual([
+        SHA256_VECTORS[1]!.hash,
+        SHA256_VECTORS[1]!.hash,
+        EMPTY_SHA256,
+      ]);
     });
 
     it('hashes a million "a" to the published digest', () => {
