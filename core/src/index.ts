@@ -3,6 +3,7 @@ export * from './engine/executor.js';
 export * from './engine/identify.js';
 export * from './engine/replay.js';
 export * from './engine/sync-engine.js';
+export * from './engine/user-actions.js';
 export * from './errors.js';
 export * from './journal/chain.js';
 export * from './journal/events.js';

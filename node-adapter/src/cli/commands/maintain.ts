@@ -1,11 +1,15 @@
 import {
-  emptyRunReport,
   type JournalEvent,
-  type JournalEventInput,
+  type Keep,
   type KeptCopy,
+  NoOpenConflictError,
+  NotFoundError,
   type OpAppliedPayload,
   replayPlan,
+  resolveConflict,
+  restoreVersion,
   type TombstonePayload,
+  type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
 import { EXIT } from '../exit-codes.js';
@@ -152,88 +156,43 @@ export async function restoreCommand(
   const state = await StateDir.open(StateDir.locate(flags.stateDir));
   const { pair, path } = pickPair(state, pathArg, flags.pair);
   return withPairSession(pair, state, false, async (session) => {
-    const applied = (await session.journal.events({ pairId: pair.id, path, kinds: ['op.applied'] }))
-      .map((e) => ({
-        run: e.run,
-        kept: [(e.payload as OpAppliedPayload).tombstone, (e.payload as OpAppliedPayload).replaced],
-      }))
-      .flatMap((e) =>
-        e.kept
-          .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
-          .map((k) => ({ run: e.run, kept: k })),
-      )
-      .filter((c) => !flags.run || c.run === Number(flags.run));
-    const chosen = applied[applied.length - 1];
-    if (!chosen) {
-      throw new UsageError(
-        `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''}; see syncjournal log ${path}.`,
-      );
-    }
-    const target = (await session.tree.stat(path)) ? restoredName(path, chosen.run) : path;
-    await bringBack(session, path, target, chosen.kept);
-    await journalUserRun(session, state.config.clientId, (run) => [
-      { kind: 'op.started', run, path: target, payload: { index: 0, action: 'download' } },
-      {
-        kind: 'op.applied',
-        run,
-        path: target,
-        payload: { index: 0, action: 'download', replaced: chosen.kept },
+    const runNumber = flags.run ? Number(flags.run) : undefined;
+    const restored = await restoreVersion(userContext(session, state), path, runNumber).catch(
+      (error: unknown) => {
+        if (error instanceof NotFoundError) {
+          throw new UsageError(
+            `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''}; see syncjournal log ${path}.`,
+          );
+        }
+        throw error;
       },
-    ]);
+    );
     if (output.json)
       output.out(
-        JSON.stringify({ restored: path, to: target, from: chosen.kept, fromRun: chosen.run }),
+        JSON.stringify({
+          restored: path,
+          to: restored.to,
+          from: restored.from,
+          fromRun: restored.fromRun,
+        }),
       );
     else
       output.out(
-        `restored ${path} as it was before run ${chosen.run} to ${target}; the next sync uploads it.`,
+        `restored ${path} as it was before run ${restored.fromRun} to ${restored.to}; the next sync uploads it.`,
       );
     return EXIT.inSync;
   });
 }
 
-/** Journals what a user command did (a restore, a resolve) as a run of its own. */
-async function journalUserRun(
-  session: PairSession,
-  clientId: string,
-  events: (run: number) => JournalEventInput[],
-): Promise<void> {
-  const { pair, journal } = session;
-  const run = await journal.startRun({
-    pairId: pair.id,
-    clientId,
-    mode: 'resolve',
-    local: pair.local,
-    remote: pair.remote,
-  });
-  await journal.append([
-    ...events(run),
-    { kind: 'run.completed', run, payload: emptyRunReport(run) },
-  ]);
-}
-
-async function bringBack(
-  session: PairSession,
-  path: string,
-  target: string,
-  kept: TombstonePayload,
-): Promise<void> {
-  if (kept.side === 'local' && kept.trash) {
-    await session.tree.restore(kept.trash, target);
-    return;
-  }
-  const { body } = kept.versionId
-    ? await session.store.get(path, { versionId: kept.versionId })
-    : await session.store.get(kept.trash!);
-  await session.tree.write(target, body, { expect: null });
-}
-
-function restoredName(path: string, run: number): string {
-  const slash = path.lastIndexOf('/');
-  const name = path.slice(slash + 1);
-  const dot = name.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-  return `${path.slice(0, slash + 1)}${stem}.restored-run${run}${ext}`;
+/** What the core's user actions need from a CLI session. */
+function userContext(session: PairSession, state: StateDir): UserActionContext {
+  return {
+    tree: session.tree,
+    store: session.store,
+    journal: session.journal,
+    pair: session.pair,
+    clientId: state.config.clientId,
+  };
 }
 
 /** `syncjournal conflicts resolve <path> --keep local|remote|both`. */
@@ -248,34 +207,16 @@ export async function resolveCommand(
   const state = await StateDir.open(StateDir.locate(flags.stateDir));
   const { pair, path } = pickPair(state, pathArg, flags.pair);
   return withPairSession(pair, state, false, async (session) => {
-    const conflict = (await session.journal.conflicts(pair.id, 'open')).find(
-      (c) => c.path === path,
-    );
-    if (!conflict) throw new UsageError(`${path} has no open conflict; see syncjournal conflicts.`);
-    const copy = conflict.kept.find((k) => k.side === 'local' && k.path !== path);
-    const kept: KeptCopy[] = [];
-    if (copy && flags.keep !== 'both' && (await session.tree.stat(copy.path))) {
-      if (flags.keep === 'local') {
-        const chunks: Uint8Array[] = [];
-        for await (const c of session.tree.read(copy.path)) chunks.push(c);
-        const { trashed } = await session.tree.write(path, Buffer.concat(chunks), {
-          keepPrevious: true,
-        });
-        kept.push({ side: 'remote', path, trash: trashed ?? null });
+    const { resolution, kept } = await resolveConflict(
+      userContext(session, state),
+      path,
+      flags.keep as Keep,
+    ).catch((error: unknown) => {
+      if (error instanceof NoOpenConflictError) {
+        throw new UsageError(`${path} has no open conflict; see syncjournal conflicts.`);
       }
-      const trash = await session.tree.trash(copy.path);
-      kept.push({ side: 'local', path: copy.path, trash, hash: copy.hash ?? null });
-    }
-    const resolution =
-      flags.keep === 'local' ? 'keep-local' : flags.keep === 'remote' ? 'keep-remote' : 'keep-both';
-    await journalUserRun(session, state.config.clientId, (run) => [
-      {
-        kind: 'conflict.resolved',
-        run,
-        path,
-        payload: { conflict: conflict.id, resolution, kept },
-      },
-    ]);
+      throw error;
+    });
     if (output.json) output.out(JSON.stringify({ resolved: path, resolution, kept }));
     else
       output.out(

@@ -1,0 +1,171 @@
+import { NotFoundError, registerErrorClass, SyncJournalError } from '../errors.js';
+import type {
+  JournalEventInput,
+  KeptCopy,
+  OpAppliedPayload,
+  TombstonePayload,
+} from '../journal/events.js';
+import type { ConflictRow } from '../journal/projections.js';
+import { collectBytes } from '../memory/bytes.js';
+import type { Journal } from '../ports/journal.js';
+import type { ObjectStore } from '../ports/store.js';
+import type { LocalTree } from '../ports/tree.js';
+import { emptyRunReport } from '../report.js';
+
+/**
+ * What a user does between syncs — bring back a version, settle a conflict — done
+ * the same way by every adapter (the CLI, the browser API) and journaled as a small
+ * run of its own (mode `resolve`), so `history` and `log` show it. Nothing here
+ * touches the bucket: the next sync carries the result there.
+ */
+export interface UserActionContext {
+  tree: LocalTree;
+  store: ObjectStore;
+  journal: Journal;
+  pair: { id: string; local: string; remote: string };
+  clientId: string;
+}
+
+/** Which version of a conflicted file to keep. */
+export type Keep = 'local' | 'remote' | 'both';
+
+/** The outcome of {@link resolveConflict}. */
+export interface Resolution {
+  path: string;
+  resolution: 'keep-local' | 'keep-remote' | 'keep-both';
+  /** Where the version that lost went (a trash location); empty for `both`. */
+  kept: KeptCopy[];
+  conflict: ConflictRow;
+}
+
+/** There is no open conflict at the path a user asked to resolve. */
+export class NoOpenConflictError extends SyncJournalError {
+  constructor(path: string) {
+    super(
+      'no-open-conflict',
+      `${path} has no open conflict. Nothing was changed; list the open conflicts to pick one.`,
+      { path },
+    );
+  }
+}
+
+registerErrorClass('NoOpenConflictError', NoOpenConflictError);
+
+/**
+ * Settles the open conflict of `path`: `remote` keeps the version under the name and
+ * trashes the conflict copy; `local` puts the conflict copy's content under the name
+ * (the replaced version to the trash) and trashes the copy; `both` keeps both files.
+ * Nothing is deleted: every version that loses goes to the trash, and the journal says
+ * where.
+ */
+export async function resolveConflict(
+  ctx: UserActionContext,
+  path: string,
+  keep: Keep,
+): Promise<Resolution> {
+  const conflict = (await ctx.journal.conflicts(ctx.pair.id, 'open')).find((c) => c.path === path);
+  if (!conflict) throw new NoOpenConflictError(path);
+  const copy = conflict.kept.find((k) => k.side === 'local' && k.path !== path);
+  const kept: KeptCopy[] = [];
+  if (copy && keep !== 'both' && (await ctx.tree.stat(copy.path))) {
+    if (keep === 'local') {
+      const bytes = await collectBytes(ctx.tree.read(copy.path));
+      const { trashed } = await ctx.tree.write(path, bytes, { keepPrevious: true });
+      kept.push({ side: 'remote', path, trash: trashed ?? null });
+    }
+    const trash = await ctx.tree.trash(copy.path);
+    kept.push({ side: 'local', path: copy.path, trash, hash: copy.hash ?? null });
+  }
+  const resolution =
+    keep === 'local' ? 'keep-local' : keep === 'remote' ? 'keep-remote' : 'keep-both';
+  await journalUserRun(ctx, (run) => [
+    { kind: 'conflict.resolved', run, path, payload: { conflict: conflict.id, resolution, kept } },
+  ]);
+  return { path, resolution, kept, conflict };
+}
+
+/** The outcome of {@link restoreVersion}. */
+export interface Restored {
+  path: string;
+  /** Where it was put: the path, or `name.restored-runN.ext` beside it when the path is taken. */
+  to: string;
+  /** The run that deleted or replaced the version. */
+  fromRun: number;
+  from: TombstonePayload;
+}
+
+/**
+ * Brings back the version of `path` that run `run` (by default the latest run that
+ * did so) deleted or replaced: from the local trash, a bucket version, or the remote
+ * trash. A path that is taken is left alone; the version goes beside it.
+ */
+export async function restoreVersion(
+  ctx: UserActionContext,
+  path: string,
+  run?: number,
+): Promise<Restored> {
+  const candidates = (
+    await ctx.journal.events({ pairId: ctx.pair.id, path, kinds: ['op.applied'] })
+  )
+    .flatMap((e) => {
+      const p = e.payload as OpAppliedPayload;
+      return [p.tombstone, p.replaced]
+        .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
+        .map((kept) => ({ run: e.run, kept }));
+    })
+    .filter((c) => run === undefined || c.run === run);
+  const chosen = candidates.at(-1);
+  if (!chosen) {
+    throw new NotFoundError(
+      `A deleted or replaced version of ${path}${run === undefined ? '' : ` in run ${run}`}`,
+      { path, ...(run === undefined ? {} : { run }) },
+    );
+  }
+  const to = (await ctx.tree.stat(path)) ? restoredName(path, chosen.run) : path;
+  const kept = chosen.kept;
+  if (kept.side === 'local' && kept.trash) {
+    await ctx.tree.restore(kept.trash, to);
+  } else {
+    const { body } = kept.versionId
+      ? await ctx.store.get(path, { versionId: kept.versionId })
+      : await ctx.store.get(kept.trash!);
+    await ctx.tree.write(to, body, { expect: null });
+  }
+  await journalUserRun(ctx, (r) => [
+    { kind: 'op.started', run: r, path: to, payload: { index: 0, action: 'download' } },
+    {
+      kind: 'op.applied',
+      run: r,
+      path: to,
+      payload: { index: 0, action: 'download', replaced: kept },
+    },
+  ]);
+  return { path, to, fromRun: chosen.run, from: kept };
+}
+
+/** `notes/a.md` restored from run 7 beside a taken path: `notes/a.restored-run7.md`. */
+export function restoredName(path: string, run: number): string {
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  return `${path.slice(0, slash + 1)}${stem}.restored-run${run}${ext}`;
+}
+
+/** Journals what a user action did as a run of its own. */
+async function journalUserRun(
+  ctx: UserActionContext,
+  events: (run: number) => JournalEventInput[],
+): Promise<void> {
+  const run = await ctx.journal.startRun({
+    pairId: ctx.pair.id,
+    clientId: ctx.clientId,
+    mode: 'resolve',
+    local: ctx.pair.local,
+    remote: ctx.pair.remote,
+  });
+  await ctx.journal.append([
+    ...events(run),
+    { kind: 'run.completed', run, payload: emptyRunReport(run) },
+  ]);
+}

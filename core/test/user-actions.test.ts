@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createSyncEngine,
+  ManualClock,
+  MemoryJournal,
+  MemoryStore,
+  MemoryTree,
+  resolveConflict,
+  restoreVersion,
+} from '../src/index.js';
+import { sha256 } from './node-sha256.js';
+
+/** Two clients on one bucket, each with its own tree and in-memory journal. */
+function twoClients() {
+  const clock = new ManualClock(Date.UTC(2026, 10, 22, 9, 0, 0));
+  const store = new MemoryStore({ clock, hasher: sha256 });
+  const client = (name: string) => {
+    const tree = new MemoryTree({ clock });
+    const journal = new MemoryJournal({ hasher: sha256, clock });
+    const pair = { id: `pair-${name}`, local: `memory://${name}`, remote: 'memory://bucket' };
+    const ctx = { tree, store, journal, pair, clientId: name };
+    const sync = async () => {
+      const result = await createSyncEngine({ ...ctx, hasher: sha256, clock }).sync();
+      clock.advance(10_000);
+      return result;
+    };
+    return { ...ctx, ctx, sync };
+  };
+  return { clock, store, a: client('a'), b: client('b') };
+}
+
+async function conflicted() {
+  const w = twoClients();
+  w.a.tree.writeText('n.md', 'base');
+  await w.a.sync();
+  await w.b.sync();
+  w.clock.advance(10_000);
+  w.a.tree.writeText('n.md', 'alice');
+  w.b.tree.writeText('n.md', 'bob');
+  await w.a.sync();
+  const { report } = await w.b.sync();
+  expect(report.status).toBe('conflicts');
+  const copy = [...w.b.tree.files().keys()].find((p) => p.includes('conflict'))!;
+  return { ...w, copy };
+}
+
+describe('resolveConflict', () => {
+  it('keep local: the copy takes the name, the other version goes to the trash, journaled', async () => {
+    const { b, copy } = await conflicted();
+    const result = await resolveConflict(b.ctx, 'n.md', 'local');
+    expect(result.resolution).toBe('keep-local');
+    expect(b.tree.readText('n.md')).toBe('bob');
+    expect(b.tree.files().has(copy)).toBe(false);
+    // Bob's version was trashed once by the conflict's download (and kept as the copy),
+    // Alice's now by the resolution, and the copy itself: nothing is gone.
+    expect(
+      b.tree
+        .trashed()
+        .map((t) => new TextDecoder().decode(t.data))
+        .sort(),
+    ).toEqual(['alice', 'bob', 'bob']);
+    expect(await b.journal.conflicts(b.pair.id, 'open')).toEqual([]);
+    const [run] = await b.journal.runs({ limit: 1 });
+    expect(run).toMatchObject({ mode: 'resolve', status: 'in-sync', clientId: 'b' });
+  });
+
+  it('keep remote trashes the copy; keep both leaves both files', async () => {
+    const first = await conflicted();
+    await resolveConflict(first.b.ctx, 'n.md', 'remote');
+    expect([...first.b.tree.files().keys()]).toEqual(['n.md']);
+    expect(first.b.tree.readText('n.md')).toBe('alice');
+    const second = await conflicted();
+    const both = await resolveConflict(second.b.ctx, 'n.md', 'both');
+    expect(both.kept).toEqual([]);
+    expect(second.b.tree.files().size).toBe(2);
+  });
+
+  it('refuses a path with no open conflict, changing nothing', async () => {
+    const { b } = await conflicted();
+    const events = (await b.journal.events()).length;
+    await expect(resolveConflict(b.ctx, 'other.md', 'local')).rejects.toMatchObject({
+      code: 'no-open-conflict',
+    });
+    expect((await b.journal.events()).length).toBe(events);
+  });
+});
+
+describe('restoreVersion', () => {
+  it('brings back a version a sync deleted, from the trash, and beside a taken path', async () => {
+    const { a, b } = twoClients();
+    a.tree.writeText('n.md', 'one');
+    a.tree.writeText('keep.md', 'an emptied folder would be blocked by a guard');
+    await a.sync();
+    await b.sync();
+    b.tree.remove('n.md');
+    await b.sync();
+    await a.sync();
+    expect(a.tree.files().has('n.md')).toBe(false);
+    const restored = await restoreVersion(a.ctx, 'n.md');
+    expect(restored.to).toBe('n.md');
+    expect(a.tree.readText('n.md')).toBe('one');
+    // Restored again while n.md is taken: the version goes beside it.
+    b.tree.writeText('n.md', 'two');
+    const beside = await restoreVersion(b.ctx, 'n.md');
+    expect(beside.to).toMatch(/^n\.restored-run\d+\.md$/);
+    expect(b.tree.readText(beside.to)).toBe('one');
+    await expect(restoreVersion(a.ctx, 'never.md')).rejects.toMatchObject({ code: 'not-found' });
+  });
+});
