@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './journal/chain.js';
 export * from './journal/events.js';
 export * from './journal/projections.js';
+export { collectBytes } from './memory/bytes.js';
 export * from './memory/memory-journal.js';
 export * from './memory/memory-store.js';
 export * from './memory/memory-tree.js';
