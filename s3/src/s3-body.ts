@@ -1,5 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
-import { type BodySource, PreconditionFailedError } from '@syncjournal/core';
+import {
+  type BodySource,
+  type Hasher,
+  type HashState,
+  PreconditionFailedError,
+} from '@syncjournal/core';
 import { S3StoreError } from './s3-errors.js';
 
 /** The byte length a body declares. */
@@ -71,14 +75,17 @@ export async function wholeBody(
 
 /** The running SHA-256 and length of a body as it is read, checked against what the put declared. */
 export class BodyDigest {
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash: HashState;
   #bytes = 0;
-  #digest: Buffer | undefined;
+  #digest: string | undefined;
 
   constructor(
     readonly declaredSize: number,
     readonly declaredSha256: string,
-  ) {}
+    hasher: Hasher,
+  ) {
+    this.#hash = hasher.create();
+  }
 
   /** Bytes read so far. */
   get bytes(): number {
@@ -91,11 +98,11 @@ export class BodyDigest {
     this.#bytes += data.byteLength;
   }
 
-  /** The SHA-256 of what was read (32 bytes), after checking size and digest. */
-  finish(key: string): Buffer {
+  /** The SHA-256 of what was read, as base64 (the checksum header's form), after checking size and digest. */
+  finish(key: string): string {
     if (this.#bytes !== this.declaredSize) throw this.sizeMismatch(key, `only ${this.#bytes}`);
     this.#digest ??= this.#hash.digest();
-    const actual = this.#digest.toString('hex');
+    const actual = this.#digest;
     if (actual !== this.declaredSha256.toLowerCase()) {
       throw new PreconditionFailedError(
         'local',
@@ -103,7 +110,7 @@ export class BodyDigest {
         `its bytes hash to ${actual}, not the planned ${this.declaredSha256}; nothing was uploaded`,
       );
     }
-    return this.#digest;
+    return hexToBase64(actual);
   }
 
   /** The error for a body whose length is not the declared one (`found`: what it had). */
@@ -149,4 +156,12 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.byteLength;
   }
   return out;
+}
+
+/** `ab12…` (hex) → the same bytes as base64. */
+export function hexToBase64(hex: string): string {
+  let binary = '';
+  for (let i = 0; i < hex.length; i += 2)
+    binary += String.fromCharCode(Number.parseInt(hex.slice(i, i + 2), 16));
+  return btoa(binary);
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetBucketVersioningCommand,
@@ -51,7 +50,7 @@ export async function probeConditionalWrites(
   bucket: string,
   prefix: string,
 ): Promise<boolean> {
-  const Key = `${prefix}${PROBE_DIR}${randomUUID()}`;
+  const Key = `${prefix}${PROBE_DIR}${crypto.randomUUID()}`;
   const versionIds: string[] = [];
   const put = async (conditions: { IfNoneMatch?: string; IfMatch?: string }) => {
     const answer = await client.send(

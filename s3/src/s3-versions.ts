@@ -121,15 +121,25 @@ function captureRawBody(command: ListObjectVersionsCommand): { text(): string } 
       if (body && typeof body === 'object' && Symbol.asyncIterator in body) {
         const chunks: Uint8Array[] = [];
         for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(chunk);
-        const bytes = Buffer.concat(chunks);
-        text = bytes.toString('utf8');
-        response.body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const bytes = concatBytes(chunks);
+        text = new TextDecoder().decode(bytes);
+        response.body = bytes;
       } else if (body instanceof Uint8Array) {
-        text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+        text = new TextDecoder().decode(body);
       }
       return result;
     },
     { step: 'deserialize', priority: 'low', name: 'syncjournalRawVersionOrder' },
   );
   return { text: () => text };
+}
+
+function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
