@@ -50,6 +50,7 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['web-adapter/test/**/*.browser.test.ts'],
+          globalSetup: ['./web-adapter/test/s3-server.setup.ts'],
           testTimeout: 60_000,
           browser: {
             enabled: true,

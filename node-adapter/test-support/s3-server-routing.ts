@@ -3,14 +3,16 @@ import { errors, header, type Reply, S3Error, type S3Request } from './s3-server
 
 /**
  * The CORS rule every bucket has: any origin, the methods a browser client needs,
- * any request header, and `ETag` exposed. (A browser store that reads versions or
- * the recorded SHA-256 also needs `x-amz-version-id` and `x-amz-meta-sha256` exposed.)
+ * any request header, and the response headers syncjournal reads exposed — the rule
+ * docs/browser.md tells users to set.
  */
 export const S3_TEST_CORS_RULE = {
   allowedOrigins: ['*'],
   allowedMethods: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'],
   allowedHeaders: ['*'],
-  exposeHeaders: ['ETag'],
+  // A page reads only the response headers a rule exposes: syncjournal needs the ETag,
+  // the SHA-256 it records as metadata, and version ids (docs/browser.md).
+  exposeHeaders: ['ETag', 'x-amz-meta-sha256', 'x-amz-version-id', 'x-amz-delete-marker'],
 } as const;
 
 /** Query parameters each operation understands; any other is answered 501. */
