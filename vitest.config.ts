@@ -1,5 +1,6 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { awsXmlParserWithoutDom } from './web-adapter/build/aws-xml-parser.js';
 
 /** Debian's Chromium, driven by playwright; nothing is downloaded (`playwright install` is never run). */
 const chromium = playwright({
@@ -47,6 +48,9 @@ export default defineConfig({
       },
       {
         resolve,
+        plugins: [awsXmlParserWithoutDom()],
+        worker: { plugins: () => [awsXmlParserWithoutDom()] },
+        optimizeDeps: { rolldownOptions: { plugins: [awsXmlParserWithoutDom()] } },
         test: {
           name: 'browser',
           include: ['web-adapter/test/**/*.browser.test.ts'],

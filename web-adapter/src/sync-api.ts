@@ -22,11 +22,29 @@ import {
   type UserActionContext,
 } from '@syncjournal/core';
 import { openPGliteJournal } from '@syncjournal/journal-schema';
+import { S3Store } from '@syncjournal/s3';
 import { OpfsTree } from './opfs-tree.js';
+import { browserS3Client } from './s3-client.js';
 import { createWebHasher } from './web-hasher.js';
 
-/** Where the bucket is. `memory` lives as long as the worker (demos, tests). */
-export type StoreConfig = { kind: 'memory' };
+/**
+ * Where the bucket is: an S3-compatible bucket (the page's origin must be allowed by
+ * the bucket's CORS rule, see docs/browser.md), or `memory`, which lives as long as
+ * the worker (demos, tests).
+ */
+export type StoreConfig =
+  | { kind: 'memory' }
+  | {
+      kind: 's3';
+      /** `s3://bucket/prefix/`. */
+      url: string;
+      /** The service endpoint, e.g. `https://fly.storage.tigris.dev` or a MinIO URL. */
+      endpoint?: string;
+      region?: string;
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+      /** Path-style addressing (MinIO, local servers). */
+      forcePathStyle?: boolean;
+    };
 
 /** What {@link createSyncApi} opens. */
 export interface SyncApiOptions {
@@ -108,7 +126,7 @@ export async function createSyncApi(
   const journal =
     deps.journal ??
     (await openPGliteJournal({ hasher, dataDir: options.journal ?? 'idb://syncjournal' }));
-  const store = deps.store ?? openStore(options.store, hasher);
+  const store = deps.store ?? (await openStore(options.store, hasher));
   const pair = {
     id: options.pairId ?? `browser:${options.root}`,
     local: `opfs://${options.root}`,
@@ -168,11 +186,22 @@ export async function createSyncApi(
   };
 }
 
-function openStore(config: StoreConfig, hasher: Hasher): ObjectStore {
+async function openStore(config: StoreConfig, hasher: Hasher): Promise<ObjectStore> {
   if (config.kind === 'memory') return new MemoryStore({ hasher });
+  if (config.kind === 's3') {
+    const client = browserS3Client({
+      region: config.region ?? 'auto',
+      credentials: config.credentials,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(config.forcePathStyle ? { forcePathStyle: true } : {}),
+    });
+    const store = await S3Store.fromUrl(config.url, { hasher, client });
+    await store.detectCapabilities();
+    return store;
+  }
   throw new SyncJournalError('store-unknown', `Unknown store kind ${JSON.stringify(config)}.`);
 }
 
 function describeStore(config: StoreConfig): string {
-  return config.kind === 'memory' ? 'memory://bucket' : String(config.kind);
+  return config.kind === 'memory' ? 'memory://bucket' : config.url;
 }
