@@ -173,12 +173,15 @@ describe('syncjournal sync', () => {
     for (let i = 0; i < 1500; i++) await s.write(`${a.dir}/d${i % 20}/f${i}.md`, `note ${i}`);
     const first = a.sync();
     // Wait until the first run holds the pair's lock, then start a second one.
+    // The state dir's config is written first with no pairs, then with this one.
     const config = `${a.state}/config.json`;
-    for (let i = 0; i < 200 && !(await s.exists(config)); i++)
+    let pairs: Array<{ id: string }> = [];
+    for (let i = 0; i < 400 && pairs.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
-    const { pairs } = JSON.parse(await readFile(config, 'utf8')) as {
-      pairs: Array<{ id: string }>;
-    };
+      if (!(await s.exists(config))) continue;
+      pairs = (JSON.parse(await readFile(config, 'utf8')) as { pairs: Array<{ id: string }> })
+        .pairs;
+    }
     const lock = `${a.state}/locks/${pairs[0]!.id}.lock`;
     for (let i = 0; i < 400 && !(await s.exists(lock)); i++)
       await new Promise((r) => setTimeout(r, 25));

@@ -667,7 +667,9 @@ describe('S3Store and the S3 test server', () => {
         'access-control-allow-origin': '*',
         'access-control-allow-methods': 'GET, PUT, POST, DELETE, HEAD',
         'access-control-allow-headers': 'content-type,x-amz-meta-sha256',
-        'access-control-expose-headers': 'ETag',
+        // What docs/browser.md tells users to expose: syncjournal reads all of these.
+        'access-control-expose-headers':
+          'ETag, x-amz-meta-sha256, x-amz-version-id, x-amz-delete-marker',
       });
       const refused = await raw('/xml/cors.md', {
         method: 'OPTIONS',
@@ -676,7 +678,9 @@ describe('S3Store and the S3 test server', () => {
       expect(refused.status).toBe(403);
       const get = await raw('/xml/cors.md', { headers: { origin: 'http://localhost:5173' } });
       expect(get.headers.get('access-control-allow-origin')).toBe('*');
-      expect(get.headers.get('access-control-expose-headers')).toBe('ETag');
+      expect(get.headers.get('access-control-expose-headers')).toBe(
+        'ETag, x-amz-meta-sha256, x-amz-version-id, x-amz-delete-marker',
+      );
     });
 
     it('answers a GET of a delete marker version with 405', async () => {
