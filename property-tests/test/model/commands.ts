@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { Adapters } from './adapters.js';
-import { type Scenario, type Step, stepArbitrary } from './steps.js';
+import { POLICIES, type Scenario, type Step, stepArbitrary } from './steps.js';
 import { World } from './world.js';
 
 /** One step as a fast-check command: the world is the real system; the oracle lives in it. */
@@ -23,13 +23,7 @@ export const setupArbitrary = (maxClients: number) =>
   fc.integer({ min: 1, max: maxClients }).chain((clients) =>
     fc.record({
       clients: fc.constant(clients),
-      policies: fc.array(
-        fc.constantFrom('keep-both', 'prefer-local', 'prefer-remote', 'newer' as const),
-        {
-          minLength: clients,
-          maxLength: clients,
-        },
-      ),
+      policies: fc.array(fc.constantFrom(...POLICIES), { minLength: clients, maxLength: clients }),
     }),
   );
 

@@ -177,16 +177,3 @@ export interface Scenario {
   policies: Array<(typeof POLICIES)[number]>;
   steps: Step[];
 }
-
-export function scenarioArbitrary(options: {
-  maxClients: number;
-  maxSteps: number;
-}): fc.Arbitrary<Scenario> {
-  return fc.integer({ min: 1, max: options.maxClients }).chain((clients) =>
-    fc.record({
-      clients: fc.constant(clients),
-      policies: fc.array(fc.constantFrom(...POLICIES), { minLength: clients, maxLength: clients }),
-      steps: fc.array(stepArbitrary(clients), { minLength: 1, maxLength: options.maxSteps }),
-    }),
-  );
-}
