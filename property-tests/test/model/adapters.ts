@@ -1,126 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type Clock,
-  type Journal,
-  type LocalTree,
-  ManualClock,
-  MemoryJournal,
-  MemoryStore,
-  MemoryTree,
-  type ObjectStore,
-  RESERVED_PREFIX,
-  systemClock,
-} from '@syncjournal/core';
+import { type Journal, RESERVED_PREFIX, systemClock } from '@syncjournal/core';
 import { FolderStore, NodeTree, nodeHasher, openJournal } from '@syncjournal/node';
 import { memfs } from 'memfs';
-
-/** What the model's user does to a local tree, around the port (no checks, no trash). */
-export interface UserTree {
-  readonly tree: LocalTree;
-  /** Writes a file; `keepMtime` gives it the mtime the file had (a same-size edit that fools stat). */
-  write(path: string, data: Uint8Array, options?: { keepMtime?: boolean }): Promise<void>;
-  remove(path: string): Promise<void>;
-  /** Every file, by path. */
-  files(): Promise<Map<string, Uint8Array>>;
-  /** What the tree's trash holds, with the location the tree reported for it. */
-  trashed(): Promise<Array<{ location: string; data: Uint8Array }>>;
-  /** Makes a folder unreadable (permissions, a failing disk), or readable again. */
-  setUnreadable(folder: string, unreadable: boolean): Promise<void>;
-}
-
-/** What a teammate does to the shared store, and what the test reads back from it. */
-export interface UserStore {
-  readonly store: ObjectStore;
-  /** A teammate's unconditional write or delete. */
-  put(key: string, data: Uint8Array): Promise<void>;
-  remove(key: string): Promise<void>;
-  /** Every current object, reserved keys (trash) included. */
-  objects(): Promise<Map<string, Uint8Array>>;
-  /** Every kept old version's bytes with its id (stores with versioning). */
-  versions(): Promise<Array<{ key: string; versionId: string; data: Uint8Array }>>;
-}
-
-/** The adapters one model case runs on. */
-export interface Adapters {
-  readonly name: string;
-  /** The engine's clock: a manual one where the tree's times follow it. */
-  readonly clock: Clock;
-  /** Moves time on (a no-op where the adapters read the wall clock). */
-  advance(ms: number): Promise<void>;
-  readonly store: UserStore;
-  newTree(client: string): Promise<UserTree>;
-  /** True when every case shares one journal (its test verifies and rebuilds it once). */
-  readonly sharedJournal: boolean;
-  /** A fresh journal for a client (or a fresh pair id in a shared one): a lost state dir. */
-  newJournal(client: string): Promise<{ journal: Journal; pairId: string }>;
-  /** Releases what the case used (temp dirs). */
-  dispose(): Promise<void>;
-}
+import type { Adapters } from './adapter-types.js';
+import { memoryAdapters as memoryAdaptersWith } from './memory-adapters.js';
 
 const sha = (data: Uint8Array): string => {
   const state = nodeHasher.create();
   state.update(data);
   return state.digest();
 };
-
-/** Everything in memory: the fast configuration that runs thousands of cases. */
-export function memoryAdapters(options: {
-  versioning: boolean;
-  conditionalWrites: boolean;
-}): Adapters {
-  const clock = new ManualClock(Date.UTC(2026, 10, 22, 8, 0, 0));
-  const store = new MemoryStore({
-    clock,
-    hasher: nodeHasher,
-    pageSize: 3,
-    versioning: options.versioning,
-    conditionalWrites: options.conditionalWrites,
-  });
-  let journals = 0;
-  return {
-    name: `memory${options.versioning ? ' +versions' : ''}${options.conditionalWrites ? '' : ' -conditions'}`,
-    clock,
-    sharedJournal: false,
-    advance: async (ms) => {
-      clock.advance(ms);
-    },
-    store: {
-      store,
-      put: async (key, data) => void store.putBytes(key, data),
-      remove: async (key) => store.remove(key),
-      objects: async () => store.objects(),
-      versions: async () =>
-        store.keysEverWritten().flatMap((key) =>
-          store
-            .versions(key)
-            .filter((v) => !v.isLatest && !v.isDeleteMarker && v.data)
-            .map((v) => ({ key, versionId: v.versionId, data: v.data! })),
-        ),
-    },
-    newTree: async () => {
-      const tree = new MemoryTree({ clock });
-      return {
-        tree,
-        write: async (path, data, o) => {
-          const before = tree.files().has(path) ? await tree.stat(path) : undefined;
-          tree.writeBytes(path, data, o?.keepMtime && before ? { mtimeMs: before.mtimeMs } : {});
-        },
-        remove: async (path) => tree.remove(path),
-        files: async () => tree.files(),
-        trashed: async () => tree.trashed().map(({ location, data }) => ({ location, data })),
-        setUnreadable: async (folder, unreadable) =>
-          unreadable ? tree.failDirectory(folder) : tree.healDirectory(folder),
-      };
-    },
-    newJournal: async (client) => ({
-      journal: new MemoryJournal({ hasher: nodeHasher, clock }),
-      pairId: `${client}-${++journals}`,
-    }),
-    dispose: async () => {},
-  };
-}
 
 /**
  * The real Node adapters: NodeTree on memfs, the folder bucket on a temp dir, one
@@ -134,6 +25,7 @@ export async function nodeAdapters(shared: { journal: Journal }): Promise<Adapte
   let pairs = 0;
   return {
     name: 'node: NodeTree on memfs, folder bucket, PGlite',
+    hasher: nodeHasher,
     clock: systemClock,
     sharedJournal: true,
     advance: async (ms) => {
@@ -217,6 +109,16 @@ async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 /** Opens the shared PGlite journal of the Node configuration. */
 export async function openSharedJournal(): Promise<Journal> {
   return openJournal('memory://', { hasher: nodeHasher });
+}
+
+export type { Adapters, UserStore, UserTree } from './adapter-types.js';
+
+/** The in-memory adapters with node:crypto's SHA-256. */
+export function memoryAdapters(options: {
+  versioning: boolean;
+  conditionalWrites: boolean;
+}): Adapters {
+  return memoryAdaptersWith({ ...options, hasher: nodeHasher });
 }
 
 export { RESERVED_PREFIX, sha };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { Adapters } from './adapters.js';
-import { POLICIES, type Scenario, type Step, stepArbitrary } from './steps.js';
+import type { Adapters } from './adapter-types.js';
+import { POLICIES, type Scenario, type Step, type StepOptions, stepArbitrary } from './steps.js';
 import { World } from './world.js';
 
 /** One step as a fast-check command: the world is the real system; the oracle lives in it. */
@@ -31,7 +31,7 @@ export const setupArbitrary = (maxClients: number) =>
 export function commandsArbitrary(
   clients: number,
   maxCommands: number,
-  options: { races: boolean } = { races: true },
+  options: StepOptions = {},
 ) {
   return fc.commands([stepArbitrary(clients, options).map((s) => new StepCommand(s))], {
     maxCommands,

@@ -65,10 +65,10 @@ function faultArbitrary(races: boolean): fc.Arbitrary<StoreFault> {
 /** One step; `clients` bounds the client indexes. */
 export function stepArbitrary(
   clients: number,
-  options: { races: boolean } = { races: true },
+  options: StepOptions = {},
 ): fc.Arbitrary<Step> {
   const c = fc.nat(clients - 1);
-  const fault = faultArbitrary(options.races);
+  const fault = faultArbitrary(options.races ?? true);
   return fc.oneof(
     {
       weight: 8,
@@ -160,7 +160,8 @@ export function stepArbitrary(
       }),
     },
     {
-      weight: 1,
+      // A tree that cannot make a folder unreadable (OPFS) gets no such step.
+      weight: options.unreadable === false ? 0 : 1,
       arbitrary: fc.record({
         t: fc.constant('unreadable' as const),
         client: c,
@@ -169,6 +170,14 @@ export function stepArbitrary(
       }),
     },
   );
+}
+
+/** What the adapters under test can play. */
+export interface StepOptions {
+  /** The store detects a racing write (conditional writes): default true. */
+  races?: boolean;
+  /** The tree can make a folder unreadable: default true. */
+  unreadable?: boolean;
 }
 
 /** A whole case: how many clients, their conflict policies, and the steps. */

@@ -2,6 +2,7 @@ import {
   type ConflictPolicy,
   comparePaths,
   createSyncEngine,
+  hashOf,
   type Journal,
   type JournalEvent,
   type KeptCopy,
@@ -13,8 +14,7 @@ import {
   type TombstonePayload,
 } from '@syncjournal/core';
 import { readProjections } from '@syncjournal/core/testing';
-import { nodeHasher } from '@syncjournal/node';
-import { type Adapters, sha, type UserTree } from './adapters.js';
+import type { Adapters, UserTree } from './adapter-types.js';
 import {
   crashable,
   FaultyStore,
@@ -278,7 +278,7 @@ export class World {
       if (blocked(c, path)) return;
       const old = (await c.user.files()).get(path);
       const text = this.#fresh(c.name, false);
-      raced.set(path, sha(encoder.encode(text)));
+      raced.set(path, this.#sha(encoder.encode(text)));
       await c.user.write(path, encoder.encode(text));
       if (old) await this.#destroyed(decoder.decode(old));
     });
@@ -286,7 +286,7 @@ export class World {
       tree: crashable(tree, process, 'tree'),
       store,
       journal: crashable(c.journal, process, 'journal'),
-      hasher: nodeHasher,
+      hasher: this.adapters.hasher,
       clock: this.adapters.clock,
       pair: { id: c.pairId, local: `model://${c.name}`, remote: 'model://bucket' },
       clientId: c.name,
@@ -340,8 +340,8 @@ export class World {
       // tree's rename, in the same clock tick and with the same size, is invisible to
       // the stat check; the file is kept in the trash, recorded under the hash read.
       const racedHash = path === undefined ? undefined : raced.get(path);
-      if (data && racedHash && sha(data) === racedHash) return;
-      if (!data || sha(data) !== hash) {
+      if (data && racedHash && this.#sha(data) === racedHash) return;
+      if (!data || this.#sha(data) !== hash) {
         throw new InvariantError(
           'journal-points',
           `run ${run} of ${c.name} says ${what} holds ${hash.slice(0, 12)}, but ${data ? `it holds ${JSON.stringify(decoder.decode(data))}` : 'nothing is there'}`,
@@ -380,6 +380,10 @@ export class World {
         if (e.payload.replaced) kept(e.payload.replaced, e.path!);
       }
     }
+  }
+
+  #sha(data: Uint8Array): string {
+    return hashOf(this.adapters.hasher, data);
   }
 
   #client(index: number): ClientState {
@@ -453,7 +457,7 @@ export class World {
       if (entry.destroyedByUser || !places) continue;
       // A content no client ever saw, replaced by its own writer, is where they left it
       // (a bucket version). One that the engine replaced unseen was overwritten blind.
-      if (entry.supersededByUser && !all.includes(sha(encoder.encode(text)))) continue;
+      if (entry.supersededByUser && !all.includes(this.#sha(encoder.encode(text)))) continue;
       if (places.some((p) => p.startsWith('file ') || p.startsWith('object '))) continue;
       const pointed = places.some((place) => {
         const [kind, rest] = [
@@ -551,7 +555,7 @@ export class World {
       const runs = await journal.runs({ pairId });
       for (const run of runs) {
         const replay = replayPlan(events, run.run, {
-          hasher: nodeHasher,
+          hasher: this.adapters.hasher,
           excludedFor: excludedFor,
         });
         if (replay && !replay.matches) {
