@@ -28,11 +28,7 @@ export const setupArbitrary = (maxClients: number) =>
   );
 
 /** Random interleavings of steps for `clients` clients. */
-export function commandsArbitrary(
-  clients: number,
-  maxCommands: number,
-  options: StepOptions = {},
-) {
+export function commandsArbitrary(clients: number, maxCommands: number, options: StepOptions = {}) {
   return fc.commands([stepArbitrary(clients, options).map((s) => new StepCommand(s))], {
     maxCommands,
   });

@@ -63,10 +63,7 @@ function faultArbitrary(races: boolean): fc.Arbitrary<StoreFault> {
 }
 
 /** One step; `clients` bounds the client indexes. */
-export function stepArbitrary(
-  clients: number,
-  options: StepOptions = {},
-): fc.Arbitrary<Step> {
+export function stepArbitrary(clients: number, options: StepOptions = {}): fc.Arbitrary<Step> {
   const c = fc.nat(clients - 1);
   const fault = faultArbitrary(options.races ?? true);
   return fc.oneof(
