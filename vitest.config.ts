@@ -67,6 +67,20 @@ export default defineConfig({
       {
         resolve,
         test: {
+          name: 'browser-bench',
+          include: ['web-adapter/bench/**/*.bench.ts'],
+          testTimeout: 300_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: chromium,
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+      {
+        resolve,
+        test: {
           name: 'property',
           include: ['property-tests/test/**/*.test.ts'],
           testTimeout: 300_000,

@@ -251,3 +251,6 @@ const updated = doc.replace(
 );
 writeFileSync(docPath, updated);
 console.log(generated);
+
+// The browser benchmarks write their own section (docs/benchmarks.md, bench-browser).
+execFileSync(process.execPath, [join(here, 'browser.mjs')], { stdio: 'inherit' });

@@ -1,0 +1,91 @@
+import { createSyncEngine, MemoryStore } from '@syncjournal/core';
+import { openPGliteJournal } from '@syncjournal/journal-schema';
+import { it } from 'vitest';
+import { OpfsTree } from '../src/opfs-tree.js';
+import { createWebHasher } from '../src/web-hasher.js';
+
+/**
+ * Browser benchmarks, run by `npm run bench:browser` in Debian's Chromium: each result
+ * is printed as one `BENCH {json}` line for bench/browser.mjs to collect. Medians of
+ * three; compare ratios, the machine is shared.
+ */
+const hasher = await createWebHasher();
+const report = (name: string, values: Record<string, number | string>) =>
+  console.log(`BENCH ${JSON.stringify({ name, ...values })}`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const time = async (fn: () => Promise<unknown>) => {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
+
+it('journal open: first (creates the database) and reopen', { timeout: 300_000 }, async () => {
+  const first: number[] = [];
+  const reopen: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const dataDir = `idb://syncjournal-bench-${Date.now()}-${i}`;
+    first.push(await time(async () => (await openPGliteJournal({ hasher, dataDir })).close()));
+    reopen.push(await time(async () => (await openPGliteJournal({ hasher, dataDir })).close()));
+  }
+  report('journal-open', { firstMs: median(first), reopenMs: median(reopen) });
+});
+
+it('hashing throughput: hash-wasm streaming and WebCrypto', { timeout: 300_000 }, async () => {
+  const size = 64 * 1024 * 1024;
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) data[i] = i & 0xff;
+  const wasm: number[] = [];
+  const subtle: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    wasm.push(
+      await time(async () => {
+        const state = hasher.create();
+        for (let at = 0; at < size; at += 65_536) state.update(data.subarray(at, at + 65_536));
+        state.digest();
+      }),
+    );
+    subtle.push(await time(() => hasher.digestBytes!(data)));
+  }
+  const mbps = (ms: number) => Math.round(size / 1024 / 1024 / (ms / 1000));
+  report('hashing', { wasmMBps: mbps(median(wasm)), webCryptoMBps: mbps(median(subtle)) });
+});
+
+it('scan and sync of 1,000 notes (OPFS, PGlite in memory, memory bucket)', {
+  timeout: 300_000,
+}, async () => {
+  const initial: number[] = [];
+  const noop: number[] = [];
+  const scanOnly: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const id = `bench-${Date.now()}-${round}`;
+    const tree = await OpfsTree.open({ root: `${id}/root`, trash: `${id}/trash` });
+    let seed = 7 + round;
+    for (let i = 0; i < 1000; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const size = 200 + (seed % 3800);
+      const body = new Uint8Array(size).fill(97 + (i % 26));
+      await tree.write(`notes/d${i % 25}/n${i}.md`, body);
+    }
+    const journal = await openPGliteJournal({ hasher, dataDir: 'memory://' });
+    const store = new MemoryStore({ hasher });
+    const engine = createSyncEngine({
+      tree,
+      store,
+      journal,
+      hasher,
+      pair: { id: 'bench', local: 'opfs://bench', remote: 'memory://bench' },
+      clientId: 'bench',
+    });
+    initial.push(await time(() => engine.sync()));
+    await new Promise((r) => setTimeout(r, 20));
+    noop.push(await time(() => engine.sync()));
+    scanOnly.push(await time(() => engine.sync({ dryRun: true })));
+    await journal.close();
+    await (await navigator.storage.getDirectory()).removeEntry(id, { recursive: true });
+  }
+  report('sync-1000', {
+    initialMs: median(initial),
+    noopMs: median(noop),
+    dryRunMs: median(scanOnly),
+  });
+});
