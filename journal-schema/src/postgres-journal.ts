@@ -2,11 +2,8 @@ import {
   type AppendResult,
   ChainVerifier,
   type Clock,
-  canonicalJson,
   comparePaths,
-  EVENT_KINDS,
   type EventFilter,
-  eventHashOfPayloadText,
   type Hasher,
   InvalidEventError,
   type Journal,
@@ -14,12 +11,13 @@ import {
   type JournalEvent,
   type JournalEventInput,
   JournalTooNewError,
-  PATH_EVENT_KINDS,
   PROJECTION_KEYS,
   PROJECTION_TABLES,
+  type PreparedEvent,
   ProjectionBatch,
   type ProjectionRows,
   type ProjectionTable,
+  prepareEvent,
   type RebuildResult,
   type RowKey,
   type RunRow,
@@ -64,8 +62,6 @@ type Tx = Transaction<JournalDatabase>;
 const CHUNK = 5000;
 /** Events per page when walking the whole log. */
 const PAGE = 10000;
-
-const KNOWN_KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
 
 /**
  * Opens the journal on a Kysely instance over PGlite or a PostgreSQL server:
@@ -169,7 +165,7 @@ export class PostgresJournal implements Journal {
     let prevHash = head.hash;
     const prepared = inputs.map((input) => {
       seq++;
-      const p = this.#prepare(input, seq, prevHash);
+      const p = prepareEvent(input, seq, prevHash, { hasher: this.#hasher, clock: this.#clock });
       prevHash = p.event.hash;
       return p;
     });
@@ -184,33 +180,6 @@ export class PostgresJournal implements Journal {
     await writeBatch(trx, batch);
     await trx.updateTable('journal_head').set({ seq, hash: prevHash }).execute();
     return { firstSeq: head.seq + 1, lastSeq: seq, head: prevHash };
-  }
-
-  #prepare(input: JournalEventInput, seq: number, prevHash: string): PreparedEvent {
-    if (!KNOWN_KINDS.has(input.kind))
-      throw new InvalidEventError(`unknown event kind "${input.kind}"`);
-    if (!Number.isInteger(input.run) || input.run < 1) {
-      throw new InvalidEventError(`run must be a positive integer, got ${input.run}`);
-    }
-    const path = input.path ?? null;
-    if (PATH_EVENT_KINDS.has(input.kind) && !path) {
-      throw new InvalidEventError(`a ${input.kind} event needs a path`);
-    }
-    const payloadText = canonicalJson(input.payload);
-    // Postgres text and jsonb cannot hold NUL; such a key must be reported escaped.
-    if (path?.includes('\u0000') || payloadText.includes('\\u0000')) {
-      throw new InvalidEventError('an event holds a NUL character, which Postgres cannot store', {
-        kind: input.kind,
-      });
-    }
-    const time = new Date(input.at ?? this.#clock.now());
-    if (Number.isNaN(time.getTime())) throw new InvalidEventError(`"${input.at}" is not a time`);
-    // Normalised so the hash survives the timestamptz round trip.
-    const at = time.toISOString();
-    const head = { seq, run: input.run, at, kind: input.kind, path };
-    const hash = eventHashOfPayloadText(this.#hasher, prevHash, head, payloadText);
-    const event = { ...head, payload: input.payload, prevHash, hash } as JournalEvent;
-    return { event, payloadText };
   }
 
   manifest(pairId: string) {
@@ -422,12 +391,6 @@ async function readEventPage(
   const events = JSON.parse(page) as JournalEvent[];
   for (const e of events) e.at = new Date(e.at).toISOString();
   return events;
-}
-
-/** An event ready to insert, with its payload's canonical JSON (hashed and stored). */
-interface PreparedEvent {
-  event: JournalEvent;
-  payloadText: string;
 }
 
 async function insertEvents(trx: Tx, prepared: PreparedEvent[]): Promise<void> {

@@ -1,18 +1,8 @@
 import { canonicalJson } from '../canonical-json.js';
 import { InvalidEventError, JournalClosedError } from '../errors.js';
-import {
-  ChainVerifier,
-  eventHashOfPayloadText,
-  GENESIS_HASH,
-  type VerifyResult,
-} from '../journal/chain.js';
-import {
-  EVENT_KINDS,
-  type JournalEvent,
-  type JournalEventInput,
-  PATH_EVENT_KINDS,
-  type RunStartedPayload,
-} from '../journal/events.js';
+import { ChainVerifier, GENESIS_HASH, type VerifyResult } from '../journal/chain.js';
+import type { JournalEvent, JournalEventInput, RunStartedPayload } from '../journal/events.js';
+import { prepareEvent } from '../journal/prepare.js';
 import {
   PROJECTION_TABLES,
   ProjectionBatch,
@@ -33,8 +23,6 @@ export interface MemoryJournalOptions {
   /** Fills `at` for events that come without one; the wall clock by default. */
   clock?: Clock;
 }
-
-const KNOWN_KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
 
 type Tables = { [T in ProjectionTable]: Map<string, ProjectionRows[T]> };
 
@@ -88,9 +76,10 @@ export class MemoryJournal implements Journal {
     let seq = this.#head.seq;
     let prevHash = this.#head.hash;
     const prepared = inputs.map((input) => {
-      const p = this.#prepare(input, ++seq, prevHash);
+      const p = prepareEvent(input, ++seq, prevHash, { hasher: this.#hasher, clock: this.#clock });
       prevHash = p.event.hash;
-      return p;
+      // The stored event owns its payload: a copy, as a database row would be.
+      return { ...p, event: { ...p.event, payload: JSON.parse(p.payloadText) } as JournalEvent };
     });
     if (prepared.length === 0) {
       return { firstSeq: this.#head.seq + 1, lastSeq: this.#head.seq, head: this.#head.hash };
@@ -102,32 +91,6 @@ export class MemoryJournal implements Journal {
     applyBatch(this.#tables, batch);
     this.#head = { seq, hash: prevHash };
     return { firstSeq, lastSeq: seq, head: prevHash };
-  }
-
-  #prepare(input: JournalEventInput, seq: number, prevHash: string) {
-    if (!KNOWN_KINDS.has(input.kind)) {
-      throw new InvalidEventError(`unknown event kind "${input.kind}"`);
-    }
-    if (!Number.isInteger(input.run) || input.run < 1) {
-      throw new InvalidEventError(`run must be a positive integer, got ${input.run}`);
-    }
-    const path = input.path ?? null;
-    if (PATH_EVENT_KINDS.has(input.kind) && !path) {
-      throw new InvalidEventError(`a ${input.kind} event needs a path`);
-    }
-    const payloadText = canonicalJson(input.payload);
-    if (path?.includes('\u0000') || payloadText.includes('\\u0000')) {
-      throw new InvalidEventError('an event holds a NUL character, which Postgres cannot store', {
-        kind: input.kind,
-      });
-    }
-    const time = new Date(input.at ?? this.#clock.now());
-    if (Number.isNaN(time.getTime())) throw new InvalidEventError(`"${input.at}" is not a time`);
-    const at = time.toISOString();
-    const head = { seq, run: input.run, at, kind: input.kind, path };
-    const hash = eventHashOfPayloadText(this.#hasher, prevHash, head, payloadText);
-    const payload = JSON.parse(payloadText) as JournalEvent['payload'];
-    return { event: { ...head, payload, prevHash, hash } as JournalEvent, payloadText };
   }
 
   async manifest(pairId: string) {
