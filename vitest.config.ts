@@ -17,6 +17,14 @@ const chromium = playwright({
   },
 });
 
+/** Tests that run inside that Chromium. */
+const inChromium = {
+  enabled: true,
+  headless: true,
+  provider: chromium,
+  instances: [{ browser: 'chromium' as const }],
+};
+
 // Workspace packages resolve to their TypeScript sources through the "source"
 // export condition, so tests never run against a stale dist/.
 const resolve = { conditions: ['source'] };
@@ -56,12 +64,7 @@ export default defineConfig({
           include: ['web-adapter/test/**/*.browser.test.ts'],
           globalSetup: ['./web-adapter/test/s3-server.setup.ts'],
           testTimeout: 60_000,
-          browser: {
-            enabled: true,
-            headless: true,
-            provider: chromium,
-            instances: [{ browser: 'chromium' }],
-          },
+          browser: inChromium,
         },
       },
       {
@@ -70,12 +73,7 @@ export default defineConfig({
           name: 'browser-bench',
           include: ['web-adapter/bench/**/*.bench.ts'],
           testTimeout: 300_000,
-          browser: {
-            enabled: true,
-            headless: true,
-            provider: chromium,
-            instances: [{ browser: 'chromium' }],
-          },
+          browser: inChromium,
         },
       },
       {

@@ -45,6 +45,17 @@ export function cli(
   });
 }
 
+/** The environment that points the CLI at a local S3 server (path-style, test keys). */
+export function s3TestEnv(endpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    SYNCJOURNAL_S3_FORCE_PATH_STYLE: '1',
+  };
+}
+
 /** A scratch area with helpers to make folders and read them back. */
 export async function scratch() {
   const root = await mkdtemp(join(tmpdir(), 'syncjournal-cli-'));

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
-import { cli, scratch } from './cli-harness.js';
+import { cli, s3TestEnv, scratch } from './cli-harness.js';
 
 /**
  * The decision-table rows, guards and exit codes that the other CLI tests do not
@@ -27,13 +27,7 @@ afterEach(() => {
 function team() {
   const bucket = `rows${++n}`;
   const store = server.bucket(bucket);
-  const env = {
-    AWS_ENDPOINT_URL_S3: server.url,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    SYNCJOURNAL_S3_FORCE_PATH_STYLE: '1',
-  };
+  const env = s3TestEnv(server.url);
   const make = (name: string) => ({
     dir: s.path(name),
     sync: (...extra: string[]) =>

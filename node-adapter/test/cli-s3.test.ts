@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
-import { cli, scratch } from './cli-harness.js';
+import { cli, s3TestEnv, scratch } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
 
@@ -19,13 +19,7 @@ describe.each([{ versioning: false }, { versioning: true }])(
     });
     afterEach(() => s.cleanup());
 
-    const env = () => ({
-      AWS_ENDPOINT_URL_S3: server.url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      SYNCJOURNAL_S3_FORCE_PATH_STYLE: '1',
-    });
+    const env = () => s3TestEnv(server.url);
     const client = (name: string, bucket: string) => ({
       dir: s.path(name),
       state: s.path(`state-${name}`),

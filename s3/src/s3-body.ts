@@ -1,5 +1,6 @@
 import {
   type BodySource,
+  concatBytes,
   type Hasher,
   type HashState,
   PreconditionFailedError,
@@ -70,7 +71,7 @@ export async function wholeBody(
   for await (const part of partsOf(key, body, Math.max(declaredSize(body), 1), digest)) {
     parts.push(part);
   }
-  return parts.length === 1 && parts[0] ? parts[0] : concat(parts);
+  return parts.length === 1 && parts[0] ? parts[0] : concatBytes(parts);
 }
 
 /** The running SHA-256 and length of a body as it is read, checked against what the put declared. */
@@ -145,17 +146,6 @@ export async function* responseBody(
       { key, received, expectedLength },
     );
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
 
 /** `ab12…` (hex) → the same bytes as base64. */

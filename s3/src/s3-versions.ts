@@ -4,7 +4,7 @@ import {
   type ObjectVersion,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { RemoteVersion } from '@syncjournal/core';
+import { concatBytes, type RemoteVersion } from '@syncjournal/core';
 import { S3StoreError } from './s3-errors.js';
 
 /**
@@ -132,14 +132,4 @@ function captureRawBody(command: ListObjectVersionsCommand): { text(): string } 
     { step: 'deserialize', priority: 'low', name: 'syncjournalRawVersionOrder' },
   );
   return { text: () => text };
-}
-
-function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

@@ -52,7 +52,7 @@ export class MemoryJournal implements Journal {
   async startRun(start: Omit<RunStartedPayload, 'run'>, at?: string): Promise<number> {
     this.#open();
     let last = 0;
-    for (const { event } of this.#events) last = Math.max(last, event.run);
+    for (const row of this.#tables.runs.values()) last = Math.max(last, row.run);
     const run = last + 1;
     const payload: RunStartedPayload = { ...start, run };
     this.#commit([{ kind: 'run.started', run, payload, ...(at ? { at } : {}) }]);

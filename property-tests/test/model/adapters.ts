@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Journal, RESERVED_PREFIX, systemClock } from '@syncjournal/core';
+import { type Journal, systemClock } from '@syncjournal/core';
 import { FolderStore, NodeTree, nodeHasher, openJournal } from '@syncjournal/node';
 import { memfs } from 'memfs';
 import type { Adapters } from './adapter-types.js';
@@ -120,5 +120,3 @@ export function memoryAdapters(options: {
 }): Adapters {
   return memoryAdaptersWith({ ...options, hasher: nodeHasher });
 }
-
-export { RESERVED_PREFIX, sha };
