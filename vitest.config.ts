@@ -1,20 +1,11 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { awsXmlParserWithoutDom } from './web-adapter/build/aws-xml-parser.js';
+import { chromiumArgs, chromiumPath } from './web-adapter/build/chromium.js';
 
 /** Debian's Chromium, driven by playwright; nothing is downloaded (`playwright install` is never run). */
 const chromium = playwright({
-  launchOptions: {
-    executablePath: process.env.SYNCJOURNAL_CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  },
+  launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
 });
 
 /** Tests that run inside that Chromium. */
@@ -65,6 +56,19 @@ export default defineConfig({
           globalSetup: ['./web-adapter/test/s3-server.setup.ts'],
           testTimeout: 60_000,
           browser: inChromium,
+        },
+      },
+      {
+        resolve,
+        test: {
+          // The notes demo, built and served, in a Chromium that playwright-core drives
+          // with a persistent profile (offline, reload, restart), plus the Node CLI.
+          name: 'e2e',
+          include: ['web-adapter/e2e/**/*.e2e.test.ts'],
+          globalSetup: ['./web-adapter/e2e/build-demo.setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

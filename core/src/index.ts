@@ -9,6 +9,7 @@ export * from './journal/chain.js';
 export * from './journal/events.js';
 export * from './journal/prepare.js';
 export * from './journal/projections.js';
+export * from './journal/timeline.js';
 export { collectBytes, concatBytes } from './memory/bytes.js';
 export * from './memory/memory-journal.js';
 export * from './memory/memory-store.js';

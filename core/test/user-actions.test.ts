@@ -5,6 +5,7 @@ import {
   MemoryJournal,
   MemoryStore,
   MemoryTree,
+  pathTimeline,
   resolveConflict,
   restoreVersion,
 } from '../src/index.js';
@@ -105,5 +106,37 @@ describe('restoreVersion', () => {
     expect(beside.to).toMatch(/^n\.restored-run\d+\.md$/);
     expect(b.tree.readText(beside.to)).toBe('one');
     await expect(restoreVersion(a.ctx, 'never.md')).rejects.toMatchObject({ code: 'not-found' });
+  });
+});
+
+describe('pathTimeline', () => {
+  it("tells a path's story: which client's run, what kind of run, what happened, what can be restored", async () => {
+    const { b } = await conflicted();
+    await resolveConflict(b.ctx, 'n.md', 'local');
+    const timeline = await pathTimeline(b.journal, b.pair.id, 'n.md');
+    expect(timeline.map((e) => e.seq)).toEqual(
+      [...timeline.map((e) => e.seq)].sort((x, y) => x - y),
+    );
+    expect(new Set(timeline.map((e) => e.client))).toEqual(new Set(['b']));
+    const recorded = timeline.find((e) => e.kind === 'conflict.recorded')!;
+    expect(recorded).toMatchObject({ mode: 'sync' });
+    expect(recorded.text).toMatch(
+      /^conflict \(both-changed\): remote at n\.md, local at n\.conflict-b-/,
+    );
+    const resolved = timeline.at(-1)!;
+    expect(resolved).toMatchObject({
+      kind: 'conflict.resolved',
+      mode: 'resolve',
+      restorable: false,
+    });
+    expect(resolved.text).toMatch(
+      /^resolved: keep-local; the remote version kept in the trash at \S+/,
+    );
+    // The conflict's download replaced Bob's version (kept in the trash): restorable.
+    const replaced = timeline.filter((e) => e.restorable);
+    expect(replaced.map((e) => [e.kind, e.run])).toEqual([['op.applied', recorded.run]]);
+    expect(replaced[0]!.text).toMatch(/replaced version kept at /);
+    await restoreVersion(b.ctx, 'n.md', replaced[0]!.run);
+    expect(b.tree.readText(`n.restored-run${recorded.run}.md`)).toBe('bob');
   });
 });

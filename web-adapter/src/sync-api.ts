@@ -12,6 +12,7 @@ import {
   type ObjectStore,
   type PlanOp,
   type ProgressEvent,
+  pathTimeline,
   type Resolution,
   type Restored,
   type RunReport,
@@ -19,10 +20,11 @@ import {
   resolveConflict,
   restoreVersion,
   SyncJournalError,
+  type TimelineEntry,
   type UserActionContext,
 } from '@syncjournal/core';
 import { openPGliteJournal } from '@syncjournal/journal-schema';
-import { S3Store } from '@syncjournal/s3';
+import { parseS3Url, S3Store } from '@syncjournal/s3';
 import { OpfsTree } from './opfs-tree.js';
 import { browserS3Client } from './s3-client.js';
 import { createWebHasher } from './web-hasher.js';
@@ -98,8 +100,10 @@ export interface SyncApi {
   status(): Promise<SyncStatus>;
   /** Runs of this pair, newest first. */
   history(limit?: number): Promise<RunRow[]>;
-  /** Every journal event about one path, oldest first: its timeline. */
+  /** Every journal event about one path, oldest first. */
   log(path: string): Promise<JournalEvent[]>;
+  /** The same events as sentences, with the client that wrote each: the path's history. */
+  timeline(path: string): Promise<TimelineEntry[]>;
   conflicts(status?: 'open' | 'resolved'): Promise<ConflictRow[]>;
   resolve(path: string, keep: Keep): Promise<Resolution>;
   restore(path: string, run?: number): Promise<Restored>;
@@ -126,7 +130,18 @@ export async function createSyncApi(
   const journal =
     deps.journal ??
     (await openPGliteJournal({ hasher, dataDir: options.journal ?? 'idb://syncjournal' }));
-  const store = deps.store ?? (await openStore(options.store, hasher));
+  // The bucket is not reached here: the folder opens offline, and what the bucket can
+  // do (versions, conditional writes) is asked before the first thing that needs it.
+  const store = deps.store ?? openStore(options.store, hasher);
+  let detected: Promise<unknown> | undefined;
+  const reachBucket = async () => {
+    if (!(store instanceof S3Store)) return;
+    detected ??= store.detectCapabilities().catch((error: unknown) => {
+      detected = undefined;
+      throw error;
+    });
+    await detected;
+  };
   const pair = {
     id: options.pairId ?? `browser:${options.root}`,
     local: `opfs://${options.root}`,
@@ -155,8 +170,14 @@ export async function createSyncApi(
   };
 
   return {
-    sync: (o, onProgress) => engine(onProgress).sync({ dryRun: o?.dryRun ?? false }),
-    plan: async () => (await engine().sync({ dryRun: true })).plan,
+    sync: async (o, onProgress) => {
+      await reachBucket();
+      return engine(onProgress).sync({ dryRun: o?.dryRun ?? false });
+    },
+    plan: async () => {
+      await reachBucket();
+      return (await engine().sync({ dryRun: true })).plan;
+    },
     status: async () => {
       const [last] = await journal.runs({ pairId: pair.id, limit: 1 });
       return {
@@ -170,9 +191,16 @@ export async function createSyncApi(
     },
     history: (limit) => journal.runs({ pairId: pair.id, ...(limit ? { limit } : {}) }),
     log: (path) => journal.events({ pairId: pair.id, path }),
+    timeline: (path) => pathTimeline(journal, pair.id, path),
     conflicts: (status) => journal.conflicts(pair.id, status),
-    resolve: (path, keep) => resolveConflict(ctx, path, keep),
-    restore: (path, run) => restoreVersion(ctx, path, run),
+    resolve: async (path, keep) => {
+      await reachBucket();
+      return resolveConflict(ctx, path, keep);
+    },
+    restore: async (path, run) => {
+      await reachBucket();
+      return restoreVersion(ctx, path, run);
+    },
     readFile: (path) => collectBytes(tree.read(path)),
     readText: async (path) => new TextDecoder().decode(await collectBytes(tree.read(path))),
     writeFile: async (path, data) =>
@@ -186,7 +214,7 @@ export async function createSyncApi(
   };
 }
 
-async function openStore(config: StoreConfig, hasher: Hasher): Promise<ObjectStore> {
+function openStore(config: StoreConfig, hasher: Hasher): ObjectStore {
   if (config.kind === 'memory') return new MemoryStore({ hasher });
   if (config.kind === 's3') {
     const client = browserS3Client({
@@ -195,9 +223,7 @@ async function openStore(config: StoreConfig, hasher: Hasher): Promise<ObjectSto
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.forcePathStyle ? { forcePathStyle: true } : {}),
     });
-    const store = await S3Store.fromUrl(config.url, { hasher, client });
-    await store.detectCapabilities();
-    return store;
+    return new S3Store(parseS3Url(config.url), { hasher, client });
   }
   throw new SyncJournalError('store-unknown', `Unknown store kind ${JSON.stringify(config)}.`);
 }

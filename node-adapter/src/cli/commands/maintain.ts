@@ -1,14 +1,11 @@
 import {
-  type JournalEvent,
   type Keep,
-  type KeptCopy,
   NoOpenConflictError,
   NotFoundError,
-  type OpAppliedPayload,
+  pathTimeline,
   replayPlan,
   resolveConflict,
   restoreVersion,
-  type TombstonePayload,
   type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
@@ -80,15 +77,13 @@ export async function logCommand(
 ): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const { pair, path } = pickPair(state, pathArg, flags.pair);
-    const runs = new Map((await journal.runs({ pairId: pair.id })).map((r) => [r.run, r]));
-    const events = await journal.events({ pairId: pair.id, path });
-    const entries = events.map((e) => ({
+    const entries = (await pathTimeline(journal, pair.id, path)).map((e) => ({
       run: e.run,
-      client: runs.get(e.run)?.clientId ?? null,
+      client: e.client,
       at: e.at,
       kind: e.kind,
       seq: e.seq,
-      ...describe(e),
+      text: e.text,
     }));
     if (output.json) output.out(JSON.stringify({ pair: pair.id, path, entries }));
     else if (entries.length === 0) output.out(`nothing recorded for ${path} in ${pair.local}`);
@@ -101,50 +96,6 @@ export async function logCommand(
     }
     return EXIT.inSync;
   });
-}
-
-function describe(e: JournalEvent): { text: string } {
-  const p = e.payload as Record<string, unknown>;
-  const short = (h: unknown) => (typeof h === 'string' ? `${h.slice(0, 10)}…` : '—');
-  switch (e.kind) {
-    case 'scan.added':
-    case 'scan.changed':
-      return { text: `local ${short(p.hash)} ${p.size} B` };
-    case 'listing.added':
-    case 'listing.changed':
-      return {
-        text: `remote ${p.etag} ${p.size} B${p.sha256 ? ` sha256 ${short(p.sha256)}` : ''}`,
-      };
-    case 'scan.removed':
-      return { text: 'gone locally' };
-    case 'listing.removed':
-      return { text: 'gone remotely' };
-    case 'plan.op':
-      return { text: `${p.action} [${p.row}]: ${p.why}` };
-    case 'op.applied': {
-      const a = p as unknown as OpAppliedPayload;
-      const parts = [`${a.action} applied`];
-      if (a.baseline) parts.push(`base now ${short(a.baseline.hash)}`);
-      if (a.tombstone)
-        parts.push(`deleted on the ${a.tombstone.side} side; kept at ${where(a.tombstone)}`);
-      if (a.replaced) parts.push(`replaced version kept at ${where(a.replaced)}`);
-      return { text: parts.join('; ') };
-    }
-    case 'op.failed':
-      return { text: `failed: ${(p.error as { message?: string })?.message ?? ''}` };
-    case 'conflict.recorded':
-      return {
-        text: `conflict (${p.kind}): ${(p.kept as KeptCopy[]).map((k) => `${k.side} at ${k.trash ?? k.path}`).join(', ')}`,
-      };
-    case 'conflict.resolved':
-      return { text: `resolved: ${p.resolution}` };
-    default:
-      return { text: '' };
-  }
-}
-
-function where(t: TombstonePayload): string {
-  return t.trash ?? (t.versionId ? `bucket version ${t.versionId}` : 'nowhere (no copy was kept)');
 }
 
 /** `syncjournal restore <path> [--run N]`: brings back a version a run deleted or replaced. */

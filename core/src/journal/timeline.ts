@@ -1,0 +1,98 @@
+import type { Journal } from '../ports/journal.js';
+import type {
+  JournalEvent,
+  KeptCopy,
+  OpAppliedPayload,
+  RunMode,
+  TombstonePayload,
+} from './events.js';
+
+/** One line of a path's timeline: an event, which client's run wrote it, and what it says. */
+export interface TimelineEntry {
+  seq: number;
+  run: number;
+  /** The client whose run wrote the event (`null` if the run is unknown). */
+  client: string | null;
+  /** What that run was: a sync, a dry run (a plan shown), a check, a resolve or restore. */
+  mode: RunMode | null;
+  at: string;
+  kind: JournalEvent['kind'];
+  /** One human sentence. */
+  text: string;
+  /** The event kept a version this run deleted or replaced, which `restoreVersion` can bring back. */
+  restorable: boolean;
+}
+
+/**
+ * The timeline of one path in a pair: every event about it, oldest first, each with
+ * the client that wrote it and a sentence saying what happened — `syncjournal log` and
+ * the browser's history view print the same thing.
+ */
+export async function pathTimeline(
+  journal: Journal,
+  pairId: string,
+  path: string,
+): Promise<TimelineEntry[]> {
+  const runs = new Map((await journal.runs({ pairId })).map((r) => [r.run, r]));
+  const events = await journal.events({ pairId, path });
+  return events.map((e) => ({
+    seq: e.seq,
+    run: e.run,
+    client: runs.get(e.run)?.clientId ?? null,
+    mode: runs.get(e.run)?.mode ?? null,
+    at: e.at,
+    kind: e.kind,
+    text: describeEvent(e),
+    restorable: e.kind === 'op.applied' && keptSomewhere(e.payload),
+  }));
+}
+
+/** What one journal event says, in a sentence. */
+export function describeEvent(e: JournalEvent): string {
+  const p = e.payload as Record<string, unknown>;
+  switch (e.kind) {
+    case 'scan.added':
+    case 'scan.changed':
+      return `local ${short(p.hash)} ${p.size} B`;
+    case 'listing.added':
+    case 'listing.changed':
+      return `remote ${p.etag} ${p.size} B${p.sha256 ? ` sha256 ${short(p.sha256)}` : ''}`;
+    case 'scan.removed':
+      return 'gone locally';
+    case 'listing.removed':
+      return 'gone remotely';
+    case 'plan.op':
+      return `${p.action} [${p.row}]: ${p.why}`;
+    case 'op.applied': {
+      const a = p as unknown as OpAppliedPayload;
+      const parts = [`${a.action} applied`];
+      if (a.baseline) parts.push(`base now ${short(a.baseline.hash)}`);
+      if (a.tombstone)
+        parts.push(`deleted on the ${a.tombstone.side} side; kept at ${where(a.tombstone)}`);
+      if (a.replaced) parts.push(`replaced version kept at ${where(a.replaced)}`);
+      return parts.join('; ');
+    }
+    case 'op.failed':
+      return `failed: ${(p.error as { message?: string })?.message ?? ''}`;
+    case 'op.skipped':
+      return `skipped: ${p.reason ?? ''}`;
+    case 'conflict.recorded':
+      return `conflict (${p.kind}): ${(p.kept as KeptCopy[]).map((k) => `${k.side} at ${k.trash ?? k.path}`).join(', ')}`;
+    case 'conflict.resolved': {
+      const kept = (p.kept as KeptCopy[]).filter((k) => k.trash);
+      return `resolved: ${p.resolution}${kept.length ? `; ${kept.map((k) => `the ${k.side} version kept in the trash at ${k.trash}`).join(', ')}` : ''}`;
+    }
+    default:
+      return '';
+  }
+}
+
+function keptSomewhere(p: OpAppliedPayload): boolean {
+  return [p.tombstone, p.replaced].some((k) => !!k && (!!k.trash || !!k.versionId));
+}
+
+const short = (h: unknown) => (typeof h === 'string' ? `${h.slice(0, 10)}…` : '—');
+
+function where(t: TombstonePayload): string {
+  return t.trash ?? (t.versionId ? `bucket version ${t.versionId}` : 'nowhere (no copy was kept)');
+}
