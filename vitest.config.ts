@@ -20,6 +20,14 @@ const inChromium = {
 // export condition, so tests never run against a stale dist/.
 const resolve = { conditions: ['source'] };
 
+/** How code is bundled for Chromium: the AWS SDK without DOMParser, page and workers alike. */
+const bundledForChromium = {
+  resolve,
+  plugins: [awsXmlParserWithoutDom()],
+  worker: { plugins: () => [awsXmlParserWithoutDom()] },
+  optimizeDeps: { rolldownOptions: { plugins: [awsXmlParserWithoutDom()] } },
+};
+
 export default defineConfig({
   resolve,
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
@@ -46,10 +54,7 @@ export default defineConfig({
         },
       },
       {
-        resolve,
-        plugins: [awsXmlParserWithoutDom()],
-        worker: { plugins: () => [awsXmlParserWithoutDom()] },
-        optimizeDeps: { rolldownOptions: { plugins: [awsXmlParserWithoutDom()] } },
+        ...bundledForChromium,
         test: {
           name: 'browser',
           include: ['web-adapter/test/**/*.browser.test.ts'],
@@ -72,10 +77,11 @@ export default defineConfig({
         },
       },
       {
-        resolve,
+        ...bundledForChromium,
         test: {
           name: 'browser-bench',
           include: ['web-adapter/bench/**/*.bench.ts'],
+          globalSetup: ['./web-adapter/test/s3-server.setup.ts'],
           testTimeout: 300_000,
           browser: inChromium,
         },

@@ -17,12 +17,18 @@ const results = Object.fromEntries(
     return [r.name, r];
   }),
 );
-if (run.status !== 0 || Object.keys(results).length < 3) {
+if (run.status !== 0 || Object.keys(results).length < 5) {
   console.error(run.stdout, run.stderr);
   throw new Error('the browser benchmarks did not all run');
 }
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
-const { 'journal-open': open, hashing, 'sync-1000': sync } = results;
+const {
+  'journal-open': open,
+  hashing,
+  'sync-1000': sync,
+  'opfs-write-1000': writes,
+  's3-sync-1000': s3,
+} = results;
 const chromium = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout.trim();
 const section = [
   '<!-- bench-browser:start -->',
@@ -37,6 +43,10 @@ const section = [
   `| First sync of 1,000 notes (OPFS → memory bucket, PGlite in memory) | ${fmt(sync.initialMs)} |`,
   `| No-op sync of the same 1,000 notes | ${fmt(sync.noopMs)} |`,
   `| Dry run (scan, list, plan) of the same 1,000 notes | ${fmt(sync.dryRunMs)} |`,
+  `| Writing 1,000 notes into OPFS in a worker, sync access handles | ${fmt(writes.syncAccessHandleMs)} |`,
+  `| Writing the same with \`createWritable\` (what the page must use) | ${fmt(writes.createWritableMs)} (${(writes.createWritableMs / writes.syncAccessHandleMs).toFixed(1)}× slower) |`,
+  `| First sync of 1,000 notes through the worker API to the S3 test server (IndexedDB journal) | ${fmt(s3.initialMs)} |`,
+  `| No-op sync of the same, to the S3 test server | ${fmt(s3.noopMs)} |`,
   '<!-- bench-browser:end -->',
 ].join('\n');
 const doc = join(root, 'docs/benchmarks.md');

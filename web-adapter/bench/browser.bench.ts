@@ -1,6 +1,8 @@
 import { createSyncEngine, MemoryStore } from '@syncjournal/core';
 import { openPGliteJournal } from '@syncjournal/journal-schema';
-import { it } from 'vitest';
+import { wrap } from 'comlink';
+import { inject, it } from 'vitest';
+import { openSyncWorker } from '../src/client.js';
 import { OpfsTree } from '../src/opfs-tree.js';
 import { createWebHasher } from '../src/web-hasher.js';
 
@@ -88,4 +90,59 @@ it('scan and sync of 1,000 notes (OPFS, PGlite in memory, memory bucket)', {
     noopMs: median(noop),
     dryRunMs: median(scanOnly),
   });
+});
+
+it('OPFS writes in a worker: sync access handles vs createWritable', {
+  timeout: 300_000,
+}, async () => {
+  const worker = new Worker(new URL('./opfs-write.worker.ts', import.meta.url), { type: 'module' });
+  const bench = wrap<{
+    writeNotes(id: string, count: number, syncAccessHandles: boolean): Promise<number>;
+  }>(worker);
+  const sah: number[] = [];
+  const writable: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    sah.push(await bench.writeNotes(`bench-sah-${Date.now()}`, 1000, true));
+    writable.push(await bench.writeNotes(`bench-writable-${Date.now()}`, 1000, false));
+  }
+  worker.terminate();
+  report('opfs-write-1000', {
+    syncAccessHandleMs: median(sah),
+    createWritableMs: median(writable),
+  });
+});
+
+it('1,000 notes through the worker API to the S3 test server (IndexedDB journal)', {
+  timeout: 300_000,
+}, async () => {
+  const initial: number[] = [];
+  const noop: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const id = `bench-s3-${Date.now()}-${round}`;
+    const worker = new Worker(new URL('../src/worker.ts', import.meta.url), { type: 'module' });
+    const api = await openSyncWorker(worker, {
+      root: id,
+      journal: `idb://${id}`,
+      clientId: 'bench',
+      store: {
+        kind: 's3',
+        url: `s3://browser/${id}/`,
+        endpoint: inject('s3Endpoint'),
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+      },
+    });
+    let seed = 5 + round;
+    for (let i = 0; i < 1000; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      await api.writeFile(`notes/d${i % 25}/n${i}.md`, 'x'.repeat(200 + (seed % 3800)));
+    }
+    initial.push(await time(() => api.sync()));
+    await new Promise((r) => setTimeout(r, 20));
+    noop.push(await time(() => api.sync()));
+    await api.close();
+    worker.terminate();
+  }
+  report('s3-sync-1000', { initialMs: median(initial), noopMs: median(noop) });
 });

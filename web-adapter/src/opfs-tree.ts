@@ -24,6 +24,12 @@ export interface OpfsTreeOptions {
   root: FileSystemDirectoryHandle;
   /** Where trashed and replaced files go; outside the root, never synced. */
   trash: FileSystemDirectoryHandle;
+  /**
+   * Write temp files through sync access handles (default: wherever they exist, i.e.
+   * in a dedicated worker). They write in place; `createWritable` writes a swap file
+   * and copies it on close.
+   */
+  syncAccessHandles?: boolean;
 }
 
 /**
@@ -42,20 +48,39 @@ export class OpfsTree implements LocalTree {
   readonly timestampGranularityMs = 1;
   readonly #root: FileSystemDirectoryHandle;
   readonly #trash: FileSystemDirectoryHandle;
+  readonly #syncAccessHandles: boolean;
   #nextTemp = 0;
 
   constructor(options: OpfsTreeOptions) {
     this.#root = options.root;
     this.#trash = options.trash;
+    this.#syncAccessHandles = options.syncAccessHandles ?? true;
   }
 
   /** Opens (creating) `root` and `trash`, given as `/`-separated paths from the OPFS root. */
-  static async open(options: { root: string; trash: string }): Promise<OpfsTree> {
+  static async open(options: {
+    root: string;
+    trash: string;
+    syncAccessHandles?: boolean;
+  }): Promise<OpfsTree> {
     const opfs = await navigator.storage.getDirectory();
     return new OpfsTree({
       root: await dirAt(opfs, options.root, true),
       trash: await dirAt(opfs, options.trash, true),
+      ...(options.syncAccessHandles === undefined
+        ? {}
+        : { syncAccessHandles: options.syncAccessHandles }),
     });
+  }
+
+  /** Whether writes go through sync access handles here (only in a dedicated worker). */
+  get usesSyncAccessHandles(): boolean {
+    return (
+      this.#syncAccessHandles &&
+      typeof FileSystemFileHandle !== 'undefined' &&
+      // Exposed in dedicated workers only.
+      'createSyncAccessHandle' in FileSystemFileHandle.prototype
+    );
   }
 
   async *walk(): AsyncIterable<WalkItem> {
@@ -122,15 +147,8 @@ export class OpfsTree implements LocalTree {
     const temp = `${TEMP_PREFIX}${Date.now().toString(36)}-${this.#nextTemp++}`;
     const tempHandle = await dir.getFileHandle(temp, { create: true });
     try {
-      const writable = await tempHandle.createWritable();
-      try {
-        if (data instanceof Uint8Array) await writable.write(data as Uint8Array<ArrayBuffer>);
-        else for await (const chunk of data) await writable.write(chunk as Uint8Array<ArrayBuffer>);
-        await writable.close();
-      } catch (error) {
-        await writable.abort().catch(() => {});
-        throw error;
-      }
+      if (this.usesSyncAccessHandles) await writeInPlace(tempHandle, data);
+      else await writeThroughSwap(tempHandle, data);
       // The check and the move are as close together as the API allows.
       const current = await fileIn(dir, name);
       if (options.expect !== undefined) await checkExpect(path, current, options.expect);
@@ -227,6 +245,39 @@ export class OpfsTree implements LocalTree {
     const segments = path.split('/');
     const name = segments.pop()!;
     return { dir: await dirAt(this.#root, segments.join('/'), create), name };
+  }
+}
+
+/** Writes a (new, empty) temp file through a sync access handle: in place, then flushed. */
+async function writeInPlace(
+  handle: FileSystemFileHandle,
+  data: Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const access = await handle.createSyncAccessHandle();
+  try {
+    let at = 0;
+    if (data instanceof Uint8Array) at += access.write(data as Uint8Array<ArrayBuffer>, { at });
+    else
+      for await (const chunk of data) at += access.write(chunk as Uint8Array<ArrayBuffer>, { at });
+    access.flush();
+  } finally {
+    access.close();
+  }
+}
+
+/** Writes a temp file with `createWritable` (the page has nothing else). */
+async function writeThroughSwap(
+  handle: FileSystemFileHandle,
+  data: Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const writable = await handle.createWritable();
+  try {
+    if (data instanceof Uint8Array) await writable.write(data as Uint8Array<ArrayBuffer>);
+    else for await (const chunk of data) await writable.write(chunk as Uint8Array<ArrayBuffer>);
+    await writable.close();
+  } catch (error) {
+    await writable.abort().catch(() => {});
+    throw error;
   }
 }
 
