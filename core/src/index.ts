@@ -5,6 +5,7 @@ export * from './engine/replay.js';
 export * from './engine/sync-engine.js';
 export * from './engine/user-actions.js';
 export * from './errors.js';
+export * from './journal/backup.js';
 export * from './journal/chain.js';
 export * from './journal/events.js';
 export * from './journal/prepare.js';

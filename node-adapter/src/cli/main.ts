@@ -17,6 +17,7 @@ import {
 import { type SyncFlags, syncCommand } from './commands/sync.js';
 import { watchCommand } from './commands/watch.js';
 import { EXIT } from './exit-codes.js';
+import { journalBackupCommand, journalRestoreCommand } from './journal-backup.js';
 import { UsageError } from './open-pair.js';
 import { consoleOutput, type Output, reportError } from './output.js';
 import { PairLockedError } from './session.js';
@@ -89,6 +90,14 @@ export function buildProgram(done: (code: number) => void): Command {
       ).choices(['keep-both', 'prefer-local', 'prefer-remote', 'newer']),
     )
     .option('--concurrency <n>', 'transfers in flight at once (default 4)')
+    .option(
+      '--client-id <id>',
+      "this client's id in a new state dir (default: $SYNCJOURNAL_CLIENT_ID or a generated one); when the bucket holds a journal backup of that id, it is restored before the first sync",
+    )
+    .option(
+      '--backup-journal',
+      "after the sync, back up the journal to the pair's bucket (.syncjournal/journals/<client-id>/, the last 7 kept)",
+    )
     .action((local: string | undefined, remote: string | undefined, flags: SyncFlags) =>
       run((output) => syncCommand(local, remote, { ...flags, ...global() }, output))(),
     );
@@ -198,10 +207,31 @@ export function buildProgram(done: (code: number) => void): Command {
   program
     .command('journal')
     .description(
-      'verify the hash chain, rebuild the projections from events, or export events as NDJSON',
+      'verify the hash chain, rebuild the projections from events, export events as NDJSON, or back the journal up to the bucket and restore it (.syncjournal/journals/<client-id>/)',
     )
-    .argument('<action>', 'verify | rebuild | export')
-    .action((action: string) => run((output) => journalCommand(action, global(), output))());
+    .argument('<action>', 'verify | rebuild | export | backup | restore')
+    .option('--keep <n>', 'backup: how many backups to keep in each bucket (default 7)')
+    .option('--pair <id>', "backup: only to this pair's bucket (default: every remembered pair's)")
+    .option(
+      '--from <remote>',
+      'restore: the bucket to restore from (default: the one remembered remote)',
+    )
+    .option('--key <key>', 'restore: this backup rather than the newest')
+    .option(
+      '--client-id <id>',
+      "restore: whose backup, for a new state dir (default: $SYNCJOURNAL_CLIENT_ID); an existing state dir restores its own client's",
+    )
+    .action(
+      (
+        action: string,
+        flags: { keep?: string; pair?: string; from?: string; key?: string; clientId?: string },
+      ) =>
+        run((output) => {
+          if (action === 'backup') return journalBackupCommand({ ...flags, ...global() }, output);
+          if (action === 'restore') return journalRestoreCommand({ ...flags, ...global() }, output);
+          return journalCommand(action, global(), output);
+        })(),
+    );
 
   return program;
 }

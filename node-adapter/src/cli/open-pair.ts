@@ -71,17 +71,21 @@ export async function openSides(
   created: boolean,
 ): Promise<{ tree: NodeTree; store: ObjectStore }> {
   const tree = await NodeTree.open({ root: pair.local, trashDir: state.trashDir(pair.id) });
-  let store: ObjectStore;
-  if (pair.remote.startsWith('s3://')) {
-    const s3 = await S3Store.fromUrl(pair.remote);
+  return { tree, store: await openRemote(pair.remote, created) };
+}
+
+/**
+ * Opens a remote (a normalized `s3://` or `file://` URL). A new pair may create its
+ * bucket folder; a remembered one whose folder is gone is refused (an unmounted disk
+ * must not read as an empty bucket).
+ */
+export async function openRemote(remote: string, create: boolean): Promise<ObjectStore> {
+  if (remote.startsWith('s3://')) {
+    const s3 = await S3Store.fromUrl(remote);
     await s3.detectCapabilities();
-    store = s3;
-  } else {
-    // A new pair may create its bucket folder; a remembered one whose folder is gone is
-    // refused (an unmounted disk must not read as an empty bucket).
-    store = await FolderStore.open({ root: fileURLToPath(pair.remote), create: created });
+    return s3;
   }
-  return { tree, store };
+  return FolderStore.open({ root: fileURLToPath(remote), create });
 }
 
 /** The pair's filters: exclude globs, an ignore file (gitignore syntax), include globs. */

@@ -42,8 +42,12 @@ export class StateDir {
     return resolve(flag ?? process.env.SYNCJOURNAL_HOME ?? join(homedir(), '.syncjournal'));
   }
 
-  /** Opens (creating on first use) the state dir; a client id is generated once. */
-  static async open(root: string): Promise<StateDir> {
+  /**
+   * Opens (creating on first use) the state dir. A new one takes `clientId` (else
+   * SYNCJOURNAL_CLIENT_ID, else a generated id); an existing one keeps its own and
+   * refuses a different `clientId`.
+   */
+  static async open(root: string, clientId?: string): Promise<StateDir> {
     await mkdir(root, { recursive: true });
     let config: StateConfig;
     try {
@@ -55,7 +59,13 @@ export class StateDir {
           `${join(root, 'config.json')} could not be read (${(error as Error).message}). Nothing was changed. Fix or move that file, then try again.`,
         );
       }
-      config = { version: 1, clientId: newClientId(), pairs: [] };
+      config = { version: 1, clientId: clientId ?? newClientId(), pairs: [] };
+    }
+    if (clientId !== undefined && config.clientId !== clientId) {
+      throw new SyncJournalError(
+        'usage',
+        `The state dir ${root} belongs to client ${config.clientId}, not ${clientId}. Nothing was changed; use another --state-dir for client ${clientId}.`,
+      );
     }
     const state = new StateDir(root, config);
     await state.save();

@@ -183,6 +183,6 @@ export async function journalCommand(
       }
       return EXIT.inSync;
     }
-    throw new UsageError(`journal ${action}: use verify, rebuild or export.`);
+    throw new UsageError(`journal ${action}: use verify, rebuild, export, backup or restore.`);
   });
 }

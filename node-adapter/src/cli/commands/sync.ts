@@ -1,7 +1,19 @@
-import { mkdir } from 'node:fs/promises';
-import type { RunReport, RunStatus, SafetyProfile } from '@syncjournal/core';
+import { mkdir, readdir } from 'node:fs/promises';
+import {
+  listJournalBackups,
+  type RunReport,
+  type RunStatus,
+  type SafetyProfile,
+} from '@syncjournal/core';
 import { exitCodeFor, worstStatus } from '../exit-codes.js';
-import { normalizeLocal, normalizeRemote, refuseNesting, UsageError } from '../open-pair.js';
+import { backupTo, restoreFromBackup, stateDirExists } from '../journal-backup.js';
+import {
+  normalizeLocal,
+  normalizeRemote,
+  openRemote,
+  refuseNesting,
+  UsageError,
+} from '../open-pair.js';
 import { formatPlan, formatReport, type Output } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { engineFor, withPairSession } from '../session.js';
@@ -19,6 +31,8 @@ export interface SyncFlags {
   ignoreFile?: string;
   conflict?: string;
   concurrency?: string;
+  clientId?: string;
+  backupJournal?: boolean;
 }
 
 const PROFILES = ['safe', 'balanced', 'fast'];
@@ -51,7 +65,15 @@ export async function syncCommand(
   }
   const maxDelete = parseCount(flags.maxDelete, '--max-delete');
   const concurrency = parseCount(flags.concurrency, '--concurrency');
-  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const root = StateDir.locate(flags.stateDir);
+  const fresh = !(await stateDirExists(root));
+  const state = await StateDir.open(root, flags.clientId);
+  // A new host (a fresh state dir) whose client id was given carries on from that
+  // client's journal backup in the bucket, if there is one, rather than starting blind.
+  const givenId = flags.clientId ?? process.env.SYNCJOURNAL_CLIENT_ID;
+  if (fresh && givenId !== undefined && local !== undefined && remote !== undefined) {
+    await restoreOnNewHost(state, normalizeLocal(local), normalizeRemote(remote), output);
+  }
 
   let pairs: PairConfig[];
   let createdPair: string | undefined;
@@ -125,6 +147,13 @@ async function syncPair(
       });
       const result = await engine.sync({ dryRun: flags.dryRun ?? false });
       progress.stop();
+      const synced = result.report.status === 'in-sync' || result.report.status === 'conflicts';
+      if (flags.backupJournal && !flags.dryRun && synced) {
+        const backup = await backupTo(session.journal, session.store, state);
+        output.err(
+          `journal backed up to ${pair.remote} as ${backup.key} (${backup.events} events, verified)`,
+        );
+      }
       if (!output.json) {
         const title = `${pair.local} ⇄ ${pair.remote}`;
         if (flags.dryRun) {
@@ -141,6 +170,36 @@ async function syncPair(
   } finally {
     progress.stop();
   }
+}
+
+/** Restores the client's newest journal backup from the remote, when it has one. */
+async function restoreOnNewHost(
+  state: StateDir,
+  local: string,
+  remote: string,
+  output: Output,
+): Promise<void> {
+  let store: Awaited<ReturnType<typeof openRemote>>;
+  try {
+    store = await openRemote(remote, false);
+  } catch {
+    return; // No bucket yet (a folder bucket this sync will create): nothing to restore.
+  }
+  const [latest] = await listJournalBackups(store, state.config.clientId);
+  if (!latest) return;
+  const entries = await readdir(local).catch(() => []);
+  if (entries.length === 0) {
+    // The backup's baseline describes files this host does not have: against an empty
+    // folder it would read as "everything deleted here". Start without it instead.
+    output.err(
+      `new state dir: client ${state.config.clientId} has a journal backup in ${remote} (${latest.key}), but ${local} is empty or missing, so its baseline would not describe this folder; syncing without it (nothing is deleted on a first sync). Restore it deliberately with syncjournal journal restore into a fresh state dir.`,
+    );
+    return;
+  }
+  const restored = await restoreFromBackup(state, store, latest.key, { path: local, remote });
+  output.err(
+    `new state dir: restored client ${state.config.clientId}'s journal from ${remote} ${latest.key} (${restored.events} events, verified); syncing with its baseline`,
+  );
 }
 
 function parseCount(value: string | undefined, flag: string): number | undefined {
