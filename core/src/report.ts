@@ -45,6 +45,11 @@ export interface RunReport {
   durationMs: number;
   guards: GuardVerdict[];
   errors: ReportError[];
+  /**
+   * On stores with snapshots (Tigris): the snapshot taken after the run applied its
+   * plan — the bucket as this run left it, this run's remote base. Absent elsewhere.
+   */
+  snapshot?: string;
 }
 
 /** A report of a run that moved nothing (a restore or a resolve run, for instance). */

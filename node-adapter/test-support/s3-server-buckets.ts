@@ -1,5 +1,6 @@
 import {
   errors,
+  header,
   type Reply,
   readSmallBody,
   S3Error,
@@ -7,6 +8,7 @@ import {
   xmlReply,
 } from './s3-server-http.js';
 import { compareKeys, type StoredVersion, type TestBucket } from './s3-server-model.js';
+import { SNAPSHOT_VERSION_HEADER, snapshotView } from './s3-server-objects.js';
 import {
   el,
   elementTexts,
@@ -68,7 +70,9 @@ export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
     }
     after = decoded.slice(2);
   }
-  const keys = bucket
+  const snapshot = header(request, SNAPSHOT_VERSION_HEADER);
+  const view = snapshot === undefined ? bucket : snapshotView(bucket, snapshot);
+  const keys = view
     .keys()
     .filter(
       (key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0),
@@ -77,7 +81,7 @@ export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
   const truncated = keys.length > page.length;
   const last = page.at(-1);
   const contents = page.map((key) => {
-    const object = bucket.current(key) as StoredVersion;
+    const object = view.current(key) as StoredVersion;
     return el('Contents', [
       el('Key', key),
       el('LastModified', object.lastModified.toISOString()),

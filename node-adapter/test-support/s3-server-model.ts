@@ -46,6 +46,13 @@ export interface MultipartUpload {
   readonly parts: Map<number, StoredPart>;
 }
 
+/** What a listing or a read sees: the live bucket, or the bucket as of a snapshot. */
+export interface BucketView {
+  /** Keys with a current object, in UTF-8 byte order. */
+  keys(): string[];
+  current(key: string): StoredVersion | undefined;
+}
+
 /**
  * One bucket of the test server, in memory: per key its versions newest first (S3's
  * order), with S3's versioning rules (unversioned, enabled, suspended), multipart
@@ -53,16 +60,61 @@ export interface MultipartUpload {
  * server's handlers and the tests share it: tests read it to check what the server
  * holds and use {@link putObject} to write as a teammate would.
  */
-export class TestBucket {
+export class TestBucket implements BucketView {
   readonly name: string;
   readonly uploads = new Map<string, MultipartUpload>();
+  /**
+   * Snapshot-enabled, as a Tigris bucket created with `X-Tigris-Enable-Snapshot: true`:
+   * every write and delete is kept in time order, so the bucket can be read as of any
+   * snapshot version (a UNIX time in nanoseconds).
+   */
+  readonly snapshots: boolean;
   #versioning: VersioningStatus;
   readonly #versions = new Map<string, StoredVersion[]>();
   readonly #generations = new Map<string, number>();
+  readonly #history: Array<{ key: string; at: bigint; version: StoredVersion | null }> = [];
+  #clock = 0n;
 
-  constructor(name: string, versioning: VersioningStatus) {
+  constructor(name: string, versioning: VersioningStatus, options: { snapshots?: boolean } = {}) {
     this.name = name;
     this.#versioning = versioning;
+    this.snapshots = options.snapshots ?? false;
+  }
+
+  /** Takes a snapshot: its version is the current time in nanoseconds (Tigris' form). */
+  takeSnapshot(): string {
+    return String(this.#tick());
+  }
+
+  /**
+   * The bucket as of a snapshot version (any nanosecond time works, as on Tigris):
+   * each key's last write or delete at or before it. Undefined for a version that is
+   * not a number.
+   */
+  asOf(version: string): BucketView | undefined {
+    if (!/^\d{1,30}$/.test(version)) return undefined;
+    const at = BigInt(version);
+    const state = new Map<string, StoredVersion | null>();
+    for (const entry of this.#history) {
+      if (entry.at > at) break;
+      state.set(entry.key, entry.version);
+    }
+    const live = [...state].filter((e): e is [string, StoredVersion] => e[1] !== null);
+    const objects = new Map(live);
+    return {
+      keys: () => sortKeys([...objects.keys()]),
+      current: (key) => objects.get(key),
+    };
+  }
+
+  #tick(): bigint {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    this.#clock = now > this.#clock ? now : this.#clock + 1n;
+    return this.#clock;
+  }
+
+  #record(key: string, version: StoredVersion | null): void {
+    if (this.snapshots) this.#history.push({ key, at: this.#tick(), version });
   }
 
   get versioning(): VersioningStatus {
@@ -127,7 +179,10 @@ export class TestBucket {
    */
   deleteCurrent(key: string): { versionId?: string; deleteMarker: boolean } {
     if (this.#versioning === 'Unversioned') {
-      if (this.#versions.delete(key)) this.#bump(key);
+      if (this.#versions.delete(key)) {
+        this.#bump(key);
+        this.#record(key, null);
+      }
       return { deleteMarker: false };
     }
     const marker: StoredVersion = {
@@ -187,6 +242,7 @@ export class TestBucket {
     versions.unshift(version);
     this.#versions.set(key, versions);
     this.#bump(key);
+    this.#record(key, version.isDeleteMarker ? null : version);
   }
 
   #bump(key: string): void {

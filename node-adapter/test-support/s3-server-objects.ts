@@ -8,7 +8,12 @@ import {
   userMetadata,
   xmlReply,
 } from './s3-server-http.js';
-import { md5Etag, type StoredVersion, type TestBucket } from './s3-server-model.js';
+import {
+  type BucketView,
+  md5Etag,
+  type StoredVersion,
+  type TestBucket,
+} from './s3-server-model.js';
 import { el, xmlDocument } from './s3-server-xml.js';
 
 /** CopyObject copies at most this much in one request. */
@@ -84,6 +89,13 @@ export async function putObject({ request, bucket, key }: ObjectRequest): Promis
 /** The version a GET or HEAD asks for; errors as S3 answers them. */
 function versionToRead({ request, bucket, key }: ObjectRequest): StoredVersion {
   const versionId = request.query.get('versionId');
+  const snapshot = header(request, SNAPSHOT_VERSION_HEADER);
+  if (snapshot !== undefined) {
+    if (versionId !== undefined) throw errors.notImplemented('versionId with a snapshot version');
+    const object = snapshotView(bucket, snapshot).current(key);
+    if (!object) throw errors.noSuchKey(key);
+    return object;
+  }
   if (versionId === undefined) {
     const latest = bucket.latest(key);
     if (!latest) throw errors.noSuchKey(key);
@@ -120,6 +132,20 @@ function versionToRead({ request, bucket, key }: ObjectRequest): StoredVersion {
 }
 
 /** GetObject and HeadObject (the server drops the body of a HEAD answer). */
+/** Tigris: reads (ListObjectsV2, GetObject, HeadObject) as of a snapshot version. */
+export const SNAPSHOT_VERSION_HEADER = 'x-tigris-snapshot-version';
+
+/** The bucket as of the request's snapshot version; 400 when it is not one. */
+export function snapshotView(bucket: TestBucket, version: string): BucketView {
+  if (!bucket.snapshots) {
+    throw new S3Error(400, 'InvalidRequest', 'Snapshots are not enabled on this bucket.');
+  }
+  const view = bucket.asOf(version);
+  if (!view)
+    throw errors.invalidArgument('Invalid snapshot version', SNAPSHOT_VERSION_HEADER, version);
+  return view;
+}
+
 export async function getObject(target: ObjectRequest): Promise<Reply> {
   const version = versionToRead(target);
   const data = version.data ?? Buffer.alloc(0);

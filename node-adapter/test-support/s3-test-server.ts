@@ -10,6 +10,7 @@ import {
 } from './s3-server-buckets.js';
 import {
   errors,
+  header,
   newHostId,
   newRequestId,
   parseRequest,
@@ -51,6 +52,12 @@ export interface S3TestServerOptions {
   versioning?: boolean;
   /** The smallest part but the last that CompleteMultipartUpload accepts (default 5 MiB, as S3). */
   minPartSize?: number;
+  /**
+   * Whether buckets are snapshot-enabled, as Tigris buckets created with
+   * `X-Tigris-Enable-Snapshot: true` (default false; that header on CreateBucket
+   * enables it per bucket).
+   */
+  snapshots?: boolean;
 }
 
 /** A fault to inject: matching requests get an S3 error answer instead of being served. */
@@ -118,8 +125,8 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
   const faults: (S3Fault & { left: number })[] = [];
   const requests: S3RequestRecord[] = [];
   const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
-  const newBucket = (name: string) =>
-    new TestBucket(name, options.versioning ? 'Enabled' : 'Unversioned');
+  const newBucket = (name: string, snapshots = options.snapshots ?? false) =>
+    new TestBucket(name, options.versioning ? 'Enabled' : 'Unversioned', { snapshots });
   const findBucket = (name: string) => {
     const bucket = buckets.get(name);
     if (!bucket) throw errors.noSuchBucket(name);
@@ -131,6 +138,16 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
     if (operation === 'CreateBucket') {
       assertBucketName(name);
       await readSmallBody(request);
+      // Tigris takes a snapshot with CreateBucket on the existing bucket and this header
+      // (`true`, optionally `; name=…`), and answers the snapshot's version.
+      const takeSnapshot = header(request, 'x-tigris-snapshot');
+      if (takeSnapshot !== undefined && /^\s*true\b/i.test(takeSnapshot)) {
+        const bucket = findBucket(name);
+        if (!bucket.snapshots) {
+          throw new S3Error(400, 'InvalidRequest', 'Snapshots are not enabled on this bucket.');
+        }
+        return { status: 200, headers: { 'x-tigris-snapshot-version': bucket.takeSnapshot() } };
+      }
       if (buckets.has(name)) {
         throw new S3Error(
           409,
@@ -141,13 +158,20 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
           },
         );
       }
-      buckets.set(name, newBucket(name));
+      const enable = header(request, 'x-tigris-enable-snapshot');
+      buckets.set(name, newBucket(name, enable === undefined ? undefined : enable === 'true'));
       return { status: 200, headers: { location: `/${name}` } };
     }
     const bucket = findBucket(name);
     switch (operation) {
       case 'HeadBucket':
-        return { status: 200, headers: { 'x-amz-bucket-region': 'us-east-1' } };
+        return {
+          status: 200,
+          headers: {
+            'x-amz-bucket-region': 'us-east-1',
+            ...(bucket.snapshots ? { 'x-tigris-enable-snapshot': 'true' } : {}),
+          },
+        };
       case 'ListObjectsV2':
         return listObjectsV2(request, bucket);
       case 'ListObjectVersions':

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import {
   CopyObjectCommand,
+  CreateBucketCommand,
   GetObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BodySource } from '@syncjournal/core';
+import { type BodySource, collectBytes } from '@syncjournal/core';
 import { runStoreConformance } from '@syncjournal/core/testing';
+import { withHeader } from '@syncjournal/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfigFromEnv, parseS3Url, S3Store } from '../src/s3-store.js';
 import { type S3rverProcess, startS3rver } from '../test-support/s3-s3rver-process.js';
@@ -26,12 +28,18 @@ async function freshStore(client: () => S3Client, bucket: string): Promise<{ sto
   return { store };
 }
 
-for (const versioning of [false, true]) {
-  describe(`S3Store on the S3 test server, versioning ${versioning ? 'on' : 'off'}`, () => {
+// Versioning off and on, and a Tigris-like bucket with snapshots (versioning off).
+for (const { versioning, snapshots } of [
+  { versioning: false, snapshots: false },
+  { versioning: true, snapshots: false },
+  { versioning: false, snapshots: true },
+]) {
+  const name = `versioning ${versioning ? 'on' : 'off'}${snapshots ? ', snapshots' : ''}`;
+  describe(`S3Store on the S3 test server, ${name}`, () => {
     let server: S3TestServer;
     let client: S3Client;
     beforeAll(async () => {
-      server = await startS3TestServer({ versioning });
+      server = await startS3TestServer({ versioning, snapshots });
       server.bucket('conformance');
       client = s3TestClient(server.url);
     });
@@ -39,9 +47,9 @@ for (const versioning of [false, true]) {
       client?.destroy();
       await server?.stop();
     });
-    runStoreConformance(`S3Store on the S3 test server (versioning ${versioning})`, {
+    runStoreConformance(`S3Store on the S3 test server (${name})`, {
       create: () => freshStore(() => client, 'conformance'),
-      capabilities: { conditionalWrites: true, versioning, snapshots: false },
+      capabilities: { conditionalWrites: true, versioning, snapshots },
       canCopy: true,
     });
   });
@@ -179,6 +187,41 @@ describe('S3Store and the S3 test server', () => {
           .versionedKeys()
           .filter((k) => k.startsWith('caps-plain/')),
       ).toEqual([]);
+    });
+
+    it("detects Tigris snapshots from HeadBucket, takes one with CreateBucket's header, reads as of it", async () => {
+      const tigris = await startS3TestServer();
+      const client = s3TestClient(tigris.url);
+      try {
+        // A bucket created with X-Tigris-Enable-Snapshot: true, as Tigris users make them.
+        const create = withHeader(
+          new CreateBucketCommand({ Bucket: 'snap' }),
+          'X-Tigris-Enable-Snapshot',
+          'true',
+        );
+        await client.send(create);
+        await client.send(new CreateBucketCommand({ Bucket: 'plain' }));
+        const snap = await S3Store.fromUrl('s3://snap/notes/', { client });
+        expect((await snap.detectCapabilities()).snapshots).toBe(true);
+        const plainStore = await S3Store.fromUrl('s3://plain/notes/', { client });
+        expect((await plainStore.detectCapabilities()).snapshots).toBe(false);
+        await expect(plainStore.snapshot()).rejects.toMatchObject({ code: 'not-supported' });
+
+        tigris.bucket('snap').putObject('notes/a.md', 'one');
+        const version = await snap.snapshot();
+        expect(version).toMatch(/^\d{19,}$/);
+        tigris.bucket('snap').putObject('notes/a.md', 'two');
+        expect(
+          tigris.requests.some((r) => r.operation === 'CreateBucket' && r.status === 200),
+        ).toBe(true);
+        const then = await snap.get('a.md', { snapshot: version });
+        expect(Buffer.from(await collectBytes(then.body)).toString()).toBe('one');
+        // A version that is not one is refused by the server, not read as the live bucket.
+        await expect(snap.list(undefined, { snapshot: 'yesterday' })).rejects.toThrow();
+      } finally {
+        client.destroy();
+        await tigris.stop();
+      }
     });
 
     it('detects versioning, and deletes every probe version by id (no markers left)', async () => {

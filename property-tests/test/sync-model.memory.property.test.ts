@@ -19,6 +19,7 @@ describe('sync model on memory adapters', () => {
   for (const store of [
     { versioning: false, conditionalWrites: true },
     { versioning: true, conditionalWrites: true },
+    { versioning: false, conditionalWrites: true, snapshots: true },
     { versioning: false, conditionalWrites: false },
   ]) {
     // About 15 ms a case; a bigger --runs gets a proportionally longer limit.

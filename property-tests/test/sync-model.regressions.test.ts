@@ -135,6 +135,30 @@ const cases: Array<{ name: string; store: typeof PLAIN; scenario: Scenario }> = 
       ],
     },
   },
+  {
+    // A model bug, not the engine's: the teammate of a put race replaced a teammate
+    // write that the listing had hidden, and the model counted the replaced version as
+    // one syncjournal had to answer for. (The engine's put was conditional and refused.)
+    name: "a race writer replacing a hidden teammate write is the teammate's own overwrite",
+    store: VERSIONED,
+    scenario: {
+      clients: 1,
+      policies: ['keep-both'],
+      steps: [
+        { t: 'write-same', clients: [0, 0], path: 0 },
+        { t: 'teammate-write', path: 0 },
+        {
+          t: 'sync',
+          client: 0,
+          faults: [
+            { kind: 'hide-from-listing', nth: 0 },
+            { kind: 'race-put', nth: 0 },
+          ],
+          crash: null,
+        },
+      ],
+    },
+  },
 ];
 
 describe('sync model regressions', () => {

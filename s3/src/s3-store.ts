@@ -21,6 +21,7 @@ import {
   type RemoteObject,
   type RemoteVersion,
   type StoreCapabilities,
+  SyncJournalError,
 } from '@syncjournal/core';
 import { BodyDigest, declaredSize, responseBody, wholeBody } from './s3-body.js';
 import { clientConfigFromEnv, parseS3Url, type S3Environment } from './s3-config.js';
@@ -34,6 +35,12 @@ import {
 } from './s3-errors.js';
 import { uploadMultipart } from './s3-multipart.js';
 import { detectVersioning, PROBE_DIR, probeConditionalWrites } from './s3-probe.js';
+import {
+  detectSnapshots,
+  SNAPSHOT_VERSION_HEADER,
+  takeSnapshot,
+  withHeader,
+} from './s3-snapshots.js';
 import { listKeyVersions } from './s3-versions.js';
 
 export {
@@ -153,7 +160,8 @@ export class S3Store implements ObjectStore {
   async detectCapabilities(): Promise<StoreCapabilities> {
     const versioning = await detectVersioning(this.#client, this.bucket);
     const conditionalWrites = await probeConditionalWrites(this.#client, this.bucket, this.prefix);
-    this.#capabilities = Object.freeze({ conditionalWrites, versioning, snapshots: false });
+    const snapshots = await detectSnapshots(this.#client, this.bucket);
+    this.#capabilities = Object.freeze({ conditionalWrites, versioning, snapshots });
     return this.#capabilities;
   }
 
@@ -162,15 +170,29 @@ export class S3Store implements ObjectStore {
     if (this.#ownsClient) this.#client.destroy();
   }
 
-  async list(cursor?: string): Promise<ListPage> {
-    const page = await this.#client.send(
-      new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: this.prefix === '' ? undefined : this.prefix,
-        ContinuationToken: cursor,
-        MaxKeys: this.#pageSize,
-      }),
-    );
+  /** Takes a snapshot of the whole bucket (Tigris) and returns its version. */
+  async snapshot(): Promise<string> {
+    if (!this.#capabilities.snapshots) {
+      throw new SyncJournalError(
+        'not-supported',
+        `The bucket ${this.bucket} does not take snapshots (Tigris buckets created with snapshots enabled do); check capabilities.snapshots first.`,
+        { ability: 'snapshots' },
+      );
+    }
+    return takeSnapshot(this.#client, this.bucket);
+  }
+
+  /** One page of the listing; with `snapshot`, of the bucket as of that snapshot version. */
+  async list(cursor?: string, options: { snapshot?: string } = {}): Promise<ListPage> {
+    const command = new ListObjectsV2Command({
+      Bucket: this.bucket,
+      Prefix: this.prefix === '' ? undefined : this.prefix,
+      ContinuationToken: cursor,
+      MaxKeys: this.#pageSize,
+    });
+    if (options.snapshot !== undefined)
+      withHeader(command, SNAPSHOT_VERSION_HEADER, options.snapshot);
+    const page = await this.#client.send(command);
     const objects: RemoteObject[] = [];
     let previous: string | undefined;
     for (const entry of page.Contents ?? []) {
@@ -215,19 +237,21 @@ export class S3Store implements ObjectStore {
     options: { versionId?: string; snapshot?: string } = {},
   ): Promise<{ object: RemoteObject; body: AsyncIterable<Uint8Array> }> {
     const { versionId, snapshot } = options;
-    const what = versionId !== undefined ? `Version ${versionId} of ${key}` : `The object ${key}`;
-    if (snapshot !== undefined) {
-      throw new NotFoundError(`The object ${key} in snapshot ${snapshot}`, { key, snapshot });
-    }
+    const what =
+      versionId !== undefined
+        ? `Version ${versionId} of ${key}`
+        : snapshot !== undefined
+          ? `The object ${key} in snapshot ${snapshot}`
+          : `The object ${key}`;
     let answer: GetObjectCommandOutput;
     try {
-      answer = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: this.#objectKey(key),
-          VersionId: versionId,
-        }),
-      );
+      const command = new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.#objectKey(key),
+        VersionId: versionId,
+      });
+      if (snapshot !== undefined) withHeader(command, SNAPSHOT_VERSION_HEADER, snapshot);
+      answer = await this.#client.send(command);
     } catch (error) {
       if (isMissingObject(error) || (versionId !== undefined && isDeleteMarkerAnswer(error))) {
         throw new NotFoundError(what, { key, ...options });

@@ -236,8 +236,28 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
   }
 
   const report = tally.report(run, guards.blocked, guards.verdicts, clock.now() - started);
+  if (!dryRun && (report.status === 'in-sync' || report.status === 'conflicts')) {
+    await snapshotAfter(o.store, report);
+  }
   await journal.append([{ kind: 'run.completed', run, payload: report }]);
   return { report, plan: plan.ops };
+}
+
+/**
+ * On a store with snapshots, takes one once the run has applied its plan and records
+ * its version in the report: the bucket as this run left it. A snapshot that fails
+ * is reported as an error; the run's status stands (the sync itself succeeded).
+ */
+async function snapshotAfter(store: ObjectStore, report: RunReport): Promise<void> {
+  if (!store.capabilities.snapshots || !store.snapshot) return;
+  try {
+    report.snapshot = await store.snapshot();
+  } catch (error) {
+    report.errors.push({
+      code: 'snapshot-failed',
+      message: `The run synced, but no snapshot of the bucket could be taken (${(error as Error).message}); the next run takes one.`,
+    });
+  }
 }
 
 /**

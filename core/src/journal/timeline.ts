@@ -6,6 +6,7 @@ import type {
   RunMode,
   TombstonePayload,
 } from './events.js';
+import type { RunRow } from './projections.js';
 
 /** One line of a path's timeline: an event, which client's run wrote it, and what it says. */
 export interface TimelineEntry {
@@ -26,15 +27,22 @@ export interface TimelineEntry {
 /**
  * The timeline of one path in a pair: every event about it, oldest first, each with
  * the client that wrote it and a sentence saying what happened — `syncjournal log` and
- * the browser's history view print the same thing.
+ * the browser's history view print the same thing. Several pair ids merge their
+ * timelines (in a shared journal, every client's pair on the same bucket).
  */
 export async function pathTimeline(
   journal: Journal,
-  pairId: string,
+  pairId: string | readonly string[],
   path: string,
 ): Promise<TimelineEntry[]> {
-  const runs = new Map((await journal.runs({ pairId })).map((r) => [r.run, r]));
-  const events = await journal.events({ pairId, path });
+  const pairIds = typeof pairId === 'string' ? [pairId] : pairId;
+  const runs = new Map<number, RunRow>();
+  const events: JournalEvent[] = [];
+  for (const id of pairIds) {
+    for (const r of await journal.runs({ pairId: id })) runs.set(r.run, r);
+    events.push(...(await journal.events({ pairId: id, path })));
+  }
+  events.sort((a, b) => a.seq - b.seq);
   return events.map((e) => ({
     seq: e.seq,
     run: e.run,

@@ -13,9 +13,9 @@ export interface ObjectStore {
    * {@link comparePaths}). Pass the previous page's `next` to continue. `next: null`
    * is the store's explicit answer that the listing is complete; a page that fails
    * throws, and the caller must then treat the listing as incomplete — never as
-   * empty.
+   * empty. With `snapshot` (stores with snapshots), the bucket as of that snapshot.
    */
-  list(cursor?: string): Promise<ListPage>;
+  list(cursor?: string, options?: { snapshot?: string }): Promise<ListPage>;
 
   /** The object at `key`, or `undefined` when there is none. */
   head(key: string): Promise<RemoteObject | undefined>;

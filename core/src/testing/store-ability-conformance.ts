@@ -194,6 +194,31 @@ export function describeStoreAbilities(
         expect(await getText(store(), 'b.md', { snapshot: after })).toBe('two');
       });
 
+      it('lists the bucket as it was when the snapshot was taken', async () => {
+        await putText(store(), 'a.md', 'one');
+        await putText(store(), 'gone.md', 'x');
+        const taken = await takeSnapshot(store());
+        await putText(store(), 'a.md', 'three');
+        await putText(store(), 'new.md', 'two');
+        await store().delete('gone.md');
+        const listed = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store().list(cursor, { snapshot: taken });
+          listed.push(...page.objects);
+          cursor = page.next ?? undefined;
+        } while (cursor);
+        expect(listed.map((o) => [o.key, o.size])).toEqual([
+          ['a.md', 3],
+          ['gone.md', 1],
+        ]);
+        const then = await store().get('a.md', { snapshot: taken });
+        for await (const _ of then.body) {
+          // drain
+        }
+        expect(listed[0]!.etag).toBe(then.object.etag);
+      });
+
       it('keeps a snapshot readable after later deletes', async () => {
         await putText(store(), 'a.md', 'one');
         const taken = await takeSnapshot(store());

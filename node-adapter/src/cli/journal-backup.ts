@@ -145,6 +145,11 @@ export async function restoreFromBackup(
   key: string,
   local?: { path: string; remote: string },
 ): Promise<{ events: number; head: { seq: number; hash: string }; pairs: string[] }> {
+  if (state.sharedJournal) {
+    throw new UsageError(
+      'This state dir uses a shared journal on a PostgreSQL server: nothing of it is lost with the host, and a backup is restored only into a state dir’s own journal. Nothing was changed.',
+    );
+  }
   const backup = await readJournalBackup(store, key, nodeHasher, gzipCodec);
   if (await exists(state.journalDir)) {
     const current = await openStateJournal(state);

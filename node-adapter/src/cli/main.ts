@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { redact } from '../open-journal.js';
 import {
   conflictsCommand,
   historyCommand,
@@ -21,6 +22,7 @@ import { journalBackupCommand, journalRestoreCommand } from './journal-backup.js
 import { UsageError } from './open-pair.js';
 import { consoleOutput, type Output, reportError } from './output.js';
 import { PairLockedError } from './session.js';
+import { StateDir } from './state-dir.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -39,10 +41,25 @@ export function buildProgram(done: (code: number) => void): Command {
       '--state-dir <dir>',
       'where config, journal, trash and locks live (default: $SYNCJOURNAL_HOME or ~/.syncjournal)',
     )
+    .option(
+      '--journal <url>',
+      'use (and remember in the state dir) a shared journal on a PostgreSQL server: postgres://user:pass@host/db (or $SYNCJOURNAL_JOURNAL, not remembered)',
+    )
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--verbose', 'show stack traces on errors')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', async () => {
+      // --journal is remembered, so later commands of this state dir use the same journal.
+      const { journal, stateDir } = program.opts<{ journal?: string; stateDir?: string }>();
+      if (journal === undefined) return;
+      if (!/^postgres(ql)?:\/\//.test(journal)) {
+        throw new UsageError(`--journal takes a postgres:// URL, not "${redact(journal)}".`);
+      }
+      const state = await StateDir.open(StateDir.locate(stateDir));
+      state.config.journal = journal;
+      await state.save();
+    });
 
   const run = (fn: (output: Output) => Promise<number>) => async () => {
     const output = consoleOutput(program.opts());
@@ -111,7 +128,8 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('history')
     .description("this client's runs, newest first")
     .option('--limit <n>', 'how many runs (default 20)')
-    .action((flags: { limit?: string }) =>
+    .option('--all-clients', "every client's runs in the journal (a shared journal holds a team's)")
+    .action((flags: { limit?: string; allClients?: boolean }) =>
       run((output) => historyCommand({ ...flags, ...global() }, output))(),
     );
 
@@ -255,7 +273,7 @@ export async function main(argv: string[]): Promise<number> {
           code = error.exitCode === 0 ? EXIT.inSync : EXIT.usage;
         } else {
           reportError(consoleOutput({}), error);
-          code = EXIT.failed;
+          code = error instanceof UsageError ? EXIT.usage : EXIT.failed;
         }
         resolve();
       });

@@ -53,6 +53,7 @@ export function formatReport(report: RunReport, title: string): string[] {
   }
   for (const e of report.errors)
     lines.push(`  ${pc.red('error')} ${e.path ? `${e.path}: ` : ''}${e.message}`);
+  if (report.snapshot) lines.push(`  bucket snapshot ${report.snapshot} (as this run left it)`);
   const status =
     report.status === 'in-sync'
       ? pc.green('in sync')

@@ -28,7 +28,7 @@ export class PairLockedError extends SyncJournalError {
 
 /** Opens the state dir's journal; a journal held by another process is exit 5. */
 export async function openStateJournal(state: StateDir): Promise<PostgresJournal> {
-  return openJournal(state.journalDir).catch((error: unknown) => {
+  return openJournal(state.journalLocation).catch((error: unknown) => {
     if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
     throw error;
   });

@@ -25,6 +25,11 @@ export interface StateConfig {
   version: 1;
   clientId: string;
   pairs: PairConfig[];
+  /**
+   * Where the journal lives when it is not the embedded one in this state dir: a
+   * `postgres://` URL shared by a team (remembered from `--journal`).
+   */
+  journal?: string;
 }
 
 /**
@@ -74,6 +79,19 @@ export class StateDir {
 
   get journalDir(): string {
     return join(this.root, 'journal');
+  }
+
+  /**
+   * The journal this state dir uses: $SYNCJOURNAL_JOURNAL, else the one remembered
+   * from `--journal`, else the embedded PGlite journal in the state dir.
+   */
+  get journalLocation(): string {
+    return process.env.SYNCJOURNAL_JOURNAL || this.config.journal || this.journalDir;
+  }
+
+  /** Whether the journal is a shared server rather than this state dir's own. */
+  get sharedJournal(): boolean {
+    return /^postgres(ql)?:\/\//.test(this.journalLocation);
   }
 
   trashDir(pairId: string): string {

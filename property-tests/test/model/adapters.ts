@@ -117,6 +117,7 @@ export type { Adapters, UserStore, UserTree } from './adapter-types.js';
 export function memoryAdapters(options: {
   versioning: boolean;
   conditionalWrites: boolean;
+  snapshots?: boolean;
 }): Adapters {
   return memoryAdaptersWith({ ...options, hasher: nodeHasher });
 }

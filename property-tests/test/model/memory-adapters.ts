@@ -11,6 +11,8 @@ import type { Adapters } from './adapter-types.js';
 export function memoryAdapters(options: {
   versioning: boolean;
   conditionalWrites: boolean;
+  /** A Tigris-like bucket: a snapshot after every successful sync. */
+  snapshots?: boolean;
   hasher: Hasher;
 }): Adapters {
   const { hasher } = options;
@@ -21,10 +23,11 @@ export function memoryAdapters(options: {
     pageSize: 3,
     versioning: options.versioning,
     conditionalWrites: options.conditionalWrites,
+    snapshots: options.snapshots ?? false,
   });
   let journals = 0;
   return {
-    name: `memory${options.versioning ? ' +versions' : ''}${options.conditionalWrites ? '' : ' -conditions'}`,
+    name: `memory${options.versioning ? ' +versions' : ''}${options.snapshots ? ' +snapshots' : ''}${options.conditionalWrites ? '' : ' -conditions'}`,
     hasher,
     clock,
     sharedJournal: false,

@@ -36,6 +36,8 @@ const decoder = new TextDecoder();
 export const coverage = {
   syncs: 0,
   crashed: 0,
+  /** Runs whose snapshot was listed and compared with the bucket. */
+  snapshots: 0,
   conflicts: 0,
   blocked: 0,
   failed: 0,
@@ -259,6 +261,32 @@ export class World {
    * One sync of a client through fault-injecting, crashable ports. Returns the result,
    * or `undefined` when the simulated process crashed.
    */
+  /**
+   * Snapshots: the one a run names is the bucket exactly as the run left it (taken
+   * after its last write), so a later client can read its base there.
+   */
+  async #checkSnapshot(report: RunReport): Promise<void> {
+    const store = this.adapters.store.store;
+    const listed = async (snapshot?: string) => {
+      const out: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list(cursor, snapshot === undefined ? {} : { snapshot });
+        out.push(...page.objects.map((o) => `${o.key} ${o.etag}`));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      return out;
+    };
+    const [then, now] = [await listed(report.snapshot), await listed()];
+    coverage.snapshots++;
+    if (JSON.stringify(then) !== JSON.stringify(now)) {
+      throw new InvariantError(
+        'journal-points',
+        `run ${report.run}'s snapshot ${report.snapshot} does not hold the bucket as the run left it: ${JSON.stringify({ then, now })}`,
+      );
+    }
+  }
+
   async sync(
     index: number,
     faults: readonly StoreFault[] = [],
@@ -270,7 +298,13 @@ export class World {
     const store = new FaultyStore(
       crashable(this.adapters.store.store, process, 'store'),
       faults,
-      (key) => this.adapters.store.put(key, encoder.encode(this.#fresh('teammate', false))),
+      async (key) => {
+        // The teammate's write replaces whatever was there: theirs to replace, as in
+        // the teammate-write step (a hidden earlier teammate write is superseded by it).
+        const old = (await this.adapters.store.objects()).get(key);
+        await this.adapters.store.put(key, encoder.encode(this.#fresh('teammate', false)));
+        if (old) await this.#destroyed(decoder.decode(old));
+      },
     );
     const raced = new Map<string, string>();
     const tree = racingTree(c.user.tree, faults, async (path) => {
@@ -299,6 +333,7 @@ export class World {
       coverage.count(result.report, faults);
       checkServed(result.plan, store.served, c.unreadable);
       await this.#checkPointers(c, result.report.run, raced);
+      if (result.report.snapshot !== undefined) await this.#checkSnapshot(result.report);
       return result;
     } catch (error) {
       if (error instanceof InvariantError) throw error;

@@ -69,12 +69,16 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
 
 /** `syncjournal history`: runs, newest first. */
 export async function historyCommand(
-  flags: { stateDir?: string; limit?: string },
+  flags: { stateDir?: string; limit?: string; allClients?: boolean },
   output: Output,
 ): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const limit = flags.limit ? Number(flags.limit) : 20;
-    const runs = await journal.runs({ clientId: state.config.clientId, limit });
+    // A shared journal holds every client's runs; by default, this client's.
+    const runs = await journal.runs({
+      ...(flags.allClients ? {} : { clientId: state.config.clientId }),
+      limit,
+    });
     if (output.json) {
       output.out(JSON.stringify({ runs }));
       return EXIT.inSync;
@@ -85,7 +89,7 @@ export async function historyCommand(
         ? `↑${report.uploaded} ↓${report.downloaded} ✕${report.deletedLocal + report.deletedRemote} =${report.adopted} !${report.conflicts.length}`
         : '';
       output.out(
-        `${String(run.run).padStart(5)}  ${run.startedAt}  ${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`,
+        `${String(run.run).padStart(5)}  ${run.startedAt}  ${flags.allClients ? `${run.clientId}  ` : ''}${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`,
       );
     }
     return EXIT.inSync;

@@ -77,7 +77,13 @@ export async function logCommand(
 ): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const { pair, path } = pickPair(state, pathArg, flags.pair);
-    const entries = (await pathTimeline(journal, pair.id, path)).map((e) => ({
+    // In a shared journal every client has its own pair on the same bucket: their
+    // events about this path are part of its story too.
+    const sameRemote = new Set([pair.id]);
+    if (state.sharedJournal) {
+      for (const r of await journal.runs()) if (r.remote === pair.remote) sameRemote.add(r.pairId);
+    }
+    const entries = (await pathTimeline(journal, [...sameRemote], path)).map((e) => ({
       run: e.run,
       client: e.client,
       at: e.at,

@@ -71,7 +71,13 @@ export async function syncCommand(
   // A new host (a fresh state dir) whose client id was given carries on from that
   // client's journal backup in the bucket, if there is one, rather than starting blind.
   const givenId = flags.clientId ?? process.env.SYNCJOURNAL_CLIENT_ID;
-  if (fresh && givenId !== undefined && local !== undefined && remote !== undefined) {
+  if (
+    fresh &&
+    givenId !== undefined &&
+    !state.sharedJournal &&
+    local !== undefined &&
+    remote !== undefined
+  ) {
     await restoreOnNewHost(state, normalizeLocal(local), normalizeRemote(remote), output);
   }
 

@@ -1,0 +1,86 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
+import { cli, s3TestEnv, scratch } from './cli-harness.js';
+
+type Scratch = Awaited<ReturnType<typeof scratch>>;
+
+describe.each([
+  { snapshots: true, name: 'a snapshot-enabled (Tigris-like) bucket' },
+  { snapshots: false, name: 'a bucket without snapshots or versions' },
+])('the CLI on $name', ({ snapshots }) => {
+  let server: S3TestServer;
+  let s: Scratch;
+  beforeAll(async () => {
+    server = await startS3TestServer({ snapshots });
+  });
+  afterAll(() => server.stop());
+  beforeEach(async () => {
+    s = await scratch();
+  });
+  afterEach(() => s.cleanup());
+
+  it('syncs a teammate delete just as safely; with snapshots each run records the bucket it left', async () => {
+    const bucket = `snap${snapshots ? 'on' : 'off'}${Date.now()}`;
+    server.bucket(bucket);
+    const env = s3TestEnv(server.url);
+    const client = (name: string) => ({
+      dir: s.path(name),
+      run: (...args: string[]) =>
+        cli(['--state-dir', s.path(`state-${name}`), '--json', ...args], { env }),
+      sync: () =>
+        cli(
+          [
+            '--state-dir',
+            s.path(`state-${name}`),
+            '--json',
+            'sync',
+            s.path(name),
+            `s3://${bucket}/team`,
+          ],
+          {
+            env,
+          },
+        ),
+    });
+    const [alice, bob] = [client('alice'), client('bob')];
+    await s.write(`${alice.dir}/keep.md`, 'k');
+    await s.write(`${alice.dir}/gone.md`, 'g');
+    const first = (await alice.sync()).json;
+    expect(first).toMatchObject({ status: 'in-sync', uploaded: 2 });
+    expect((await alice.run('status')).json).toMatchObject({
+      pairs: [expect.objectContaining({ capabilities: expect.objectContaining({ snapshots }) })],
+    });
+    await bob.sync();
+    await rm(`${bob.dir}/gone.md`);
+    expect((await bob.sync()).json).toMatchObject({ deletedRemote: 1 });
+    const second = (await alice.sync()).json;
+    expect(second).toMatchObject({ status: 'in-sync', deletedLocal: 1 });
+    expect(Object.keys(await s.tree(alice.dir))).toEqual(['keep.md']);
+
+    if (snapshots) {
+      // Alice's first run left both files; its snapshot still holds them.
+      expect(first.snapshot).toMatch(/^\d{19,}$/);
+      const then = server.bucket(bucket).asOf(first.snapshot as string)!;
+      expect(then.keys().filter((k) => !k.includes('.syncjournal/'))).toEqual([
+        'team/gone.md',
+        'team/keep.md',
+      ]);
+      expect(then.current('team/gone.md')?.data?.toString()).toBe('g');
+      expect(second.snapshot).not.toBe(first.snapshot);
+    } else {
+      expect(first.snapshot).toBeUndefined();
+      // Without versions, the remote delete kept a copy in the bucket's trash.
+      expect(
+        server
+          .bucket(bucket)
+          .keys()
+          .some((k) => /^team\/\.syncjournal\/trash\/.*gone\.md$/.test(k)),
+      ).toBe(true);
+    }
+    // Either way the deleted file comes back from where it was kept.
+    const restored = await alice.run('restore', `${alice.dir}/gone.md`);
+    expect(restored.code).toBe(0);
+    expect((await s.tree(alice.dir))['gone.md']).toBe('g');
+  });
+});
