@@ -46,10 +46,27 @@ export interface RunReport {
   guards: GuardVerdict[];
   errors: ReportError[];
   /**
+   * For a pair whose top-level folders are projects: the counts per project (files at
+   * the root count under `/`). Absent otherwise.
+   */
+  projects?: Record<string, ProjectCounts>;
+  /**
    * On stores with snapshots (Tigris): the snapshot taken after the run applied its
    * plan — the bucket as this run left it, this run's remote base. Absent elsewhere.
    */
   snapshot?: string;
+}
+
+/** One project's share of a run. */
+export interface ProjectCounts {
+  uploaded: number;
+  downloaded: number;
+  deletedLocal: number;
+  deletedRemote: number;
+  adopted: number;
+  conflicts: number;
+  /** Ops of this project that failed (their messages are in the report's `errors`). */
+  errors: number;
 }
 
 /** A report of a run that moved nothing (a restore or a resolve run, for instance). */

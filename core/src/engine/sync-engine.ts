@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import type { JsonValue } from '../canonical-json.js';
 import { canonicalJson } from '../canonical-json.js';
 import type { JournalEventInput, OpAction } from '../journal/events.js';
+import { comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { Hasher } from '../ports/hasher.js';
@@ -16,7 +17,14 @@ import {
   type ReconcileInput,
   reconcile,
 } from '../reconcile/reconcile.js';
-import type { GuardVerdict, ReportConflict, ReportError, RunReport, RunStatus } from '../report.js';
+import type {
+  GuardVerdict,
+  ProjectCounts,
+  ReportConflict,
+  ReportError,
+  RunReport,
+  RunStatus,
+} from '../report.js';
 import { listStore, RESERVED_PREFIX } from '../scan/lister.js';
 import { scanTree } from '../scan/scanner.js';
 import { applyOp, type ExecutionContext, type OpOutcome } from './executor.js';
@@ -49,6 +57,11 @@ export interface SyncEngineOptions {
   concurrency?: number;
   /** Remote trash for stores without versioning (default `.syncjournal/trash/`). */
   remoteTrashPrefix?: string;
+  /**
+   * The pair's root holds projects, one per top-level folder (the Dropbox model: one
+   * sync for all of them): the report then breaks its counts down per project.
+   */
+  projects?: boolean;
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -197,7 +210,9 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
   });
   await journal.append(planEvents(run, plan, guards.verdicts, guards.blocked, o.hasher, 1));
 
-  const tally = new Tally();
+  const tally = new Tally(o.projects ?? false);
+  // Every project either side holds is in the breakdown, those with nothing to do too.
+  tally.seeProjects([...input.local, ...input.remote].map((entry) => entry.path));
   tally.errors.push(...scan.errors, ...list.errors);
   if (!dryRun && !guards.blocked) {
     const ctx: ExecutionContext = {
@@ -375,6 +390,11 @@ export function planDigest(hasher: Hasher, ops: readonly PlanOp[]): string {
 
 /** Counts what a run did, for its report. */
 class Tally {
+  readonly #byProject: Map<string, ProjectCounts> | undefined;
+  constructor(projects: boolean) {
+    if (projects) this.#byProject = new Map();
+  }
+
   uploaded = 0;
   downloaded = 0;
   deletedLocal = 0;
@@ -392,29 +412,72 @@ class Tally {
       if (!outcome.replan) {
         this.failed++;
         this.errors.push(outcome.error);
+        this.countError(op.path);
       }
       return;
     }
     if (outcome.status === 'skipped') return;
     this.bytes.up += outcome.bytes.up;
     this.bytes.down += outcome.bytes.down;
-    if (outcome.conflict) this.conflicts.push(outcome.conflict);
-    this.count(op.action, op.row);
+    if (outcome.conflict) {
+      this.conflicts.push(outcome.conflict);
+      this.#project(op.path).conflicts++;
+    }
+    this.count(op.action, op.path);
   }
 
   countPlanned(ops: readonly PlanOp[]): void {
     for (const op of ops) {
-      if (op.action === 'conflict') this.conflicts.push({ path: op.path, kind: op.row, kept: [] });
-      else this.count(op.action, op.row);
+      if (op.action === 'conflict') {
+        this.conflicts.push({ path: op.path, kind: op.row, kept: [] });
+        this.#project(op.path).conflicts++;
+      } else this.count(op.action, op.path);
     }
   }
 
-  count(action: OpAction, _row: string): void {
-    if (action === 'upload') this.uploaded++;
-    else if (action === 'download') this.downloaded++;
-    else if (action === 'delete-local') this.deletedLocal++;
-    else if (action === 'delete-remote') this.deletedRemote++;
-    else if (action === 'adopt') this.adopted++;
+  count(action: OpAction, path: string): void {
+    const field: keyof ProjectCounts | undefined =
+      action === 'upload'
+        ? 'uploaded'
+        : action === 'download'
+          ? 'downloaded'
+          : action === 'delete-local'
+            ? 'deletedLocal'
+            : action === 'delete-remote'
+              ? 'deletedRemote'
+              : action === 'adopt'
+                ? 'adopted'
+                : undefined;
+    if (!field) return;
+    this[field]++;
+    this.#project(path)[field]++;
+  }
+
+  /** Projects that the run saw (listed with zero counts when nothing happens in them). */
+  seeProjects(paths: readonly string[]): void {
+    if (!this.#byProject) return;
+    for (const path of paths) if (!path.startsWith(RESERVED_PREFIX)) this.#project(path);
+  }
+
+  /** A failed op's project, so a project's errors show in its own line. */
+  countError(path: string | undefined): void {
+    if (path !== undefined) this.#project(path).errors++;
+  }
+
+  /** The counts of the project `path` belongs to (a throwaway when there are no projects). */
+  #project(path: string): ProjectCounts {
+    const name = projectOf(path);
+    let counts = this.#byProject?.get(name);
+    if (!counts) {
+      counts = emptyProjectCounts();
+      this.#byProject?.set(name, counts);
+    }
+    return counts;
+  }
+
+  get projects(): Record<string, ProjectCounts> | undefined {
+    if (!this.#byProject) return undefined;
+    return Object.fromEntries([...this.#byProject].sort(([a], [b]) => comparePaths(a, b)));
   }
 
   report(
@@ -448,6 +511,25 @@ class Tally {
       durationMs,
       guards,
       errors: this.errors,
+      ...(this.projects ? { projects: this.projects } : {}),
     };
   }
+}
+
+/** The project of a path: its top-level folder, or `/` for files at the root. */
+export function projectOf(path: string): string {
+  const slash = path.indexOf('/');
+  return slash < 0 ? '/' : path.slice(0, slash);
+}
+
+function emptyProjectCounts(): ProjectCounts {
+  return {
+    uploaded: 0,
+    downloaded: 0,
+    deletedLocal: 0,
+    deletedRemote: 0,
+    adopted: 0,
+    conflicts: 0,
+    errors: 0,
+  };
 }

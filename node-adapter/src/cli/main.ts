@@ -112,6 +112,10 @@ export function buildProgram(done: (code: number) => void): Command {
       "this client's id in a new state dir (default: $SYNCJOURNAL_CLIENT_ID or a generated one); when the bucket holds a journal backup of that id, it is restored before the first sync",
     )
     .option(
+      '--projects',
+      "the root's top-level folders are projects (one sync for all; remembered): reports and status break down per project",
+    )
+    .option(
       '--backup-journal',
       "after the sync, back up the journal to the pair's bucket (.syncjournal/journals/<client-id>/, the last 7 kept)",
     )

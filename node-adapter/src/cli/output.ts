@@ -53,6 +53,19 @@ export function formatReport(report: RunReport, title: string): string[] {
   }
   for (const e of report.errors)
     lines.push(`  ${pc.red('error')} ${e.path ? `${e.path}: ` : ''}${e.message}`);
+  for (const [project, c] of Object.entries(report.projects ?? {})) {
+    const parts = [
+      c.uploaded && `↑${c.uploaded}`,
+      c.downloaded && `↓${c.downloaded}`,
+      (c.deletedLocal || c.deletedRemote) && `✕${c.deletedLocal}/${c.deletedRemote}`,
+      c.adopted && `=${c.adopted}`,
+      c.conflicts && pc.yellow(`${c.conflicts} conflict(s)`),
+      c.errors && pc.red(`${c.errors} error(s)`),
+    ].filter(Boolean);
+    lines.push(
+      `  ${project === '/' ? '(root files)' : project}: ${parts.join(' ') || 'nothing to do'}`,
+    );
+  }
   if (report.snapshot) lines.push(`  bucket snapshot ${report.snapshot} (as this run left it)`);
   const status =
     report.status === 'in-sync'

@@ -105,6 +105,7 @@ export function engineFor(
     force: choices.force ?? false,
     policy: (choices.conflict ?? pair.conflict ?? 'keep-both') as ConflictPolicy,
     ...(session.filter ? { filter: session.filter } : {}),
+    ...(pair.projects ? { projects: true } : {}),
     ...(choices.concurrency !== undefined ? { concurrency: choices.concurrency } : {}),
     ...(choices.onProgress ? { onProgress: choices.onProgress } : {}),
   });

@@ -17,6 +17,8 @@ export interface PairConfig {
   include?: string[];
   ignoreFile?: string;
   conflict?: string;
+  /** The root's top-level folders are projects: reports and status break down per project. */
+  projects?: boolean;
   createdAt: string;
 }
 

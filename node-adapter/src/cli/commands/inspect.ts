@@ -1,4 +1,4 @@
-import type { ListingCompletedPayload } from '@syncjournal/core';
+import { comparePaths, type ListingCompletedPayload, projectOf } from '@syncjournal/core';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../open-pair.js';
@@ -30,6 +30,7 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
         await journal.events({ pairId: pair.id, kinds: ['listing.completed'] })
       ).slice(-1);
       const conflicts = await journal.conflicts(pair.id, 'open');
+      const baseline = await journal.baseline(pair.id);
       const capabilities =
         (listing?.payload as ListingCompletedPayload | undefined)?.capabilities ?? null;
       pairs.push({
@@ -41,7 +42,8 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
           : null,
         capabilities,
         openConflicts: conflicts.map((c) => c.path),
-        files: (await journal.baseline(pair.id)).length,
+        files: baseline.length,
+        ...(pair.projects ? { projects: perProject(baseline, conflicts) } : {}),
       });
     }
     if (output.json) {
@@ -62,6 +64,11 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
         );
       }
       if (p.openConflicts.length) output.out(`  open conflicts: ${p.openConflicts.join(', ')}`);
+      for (const [name, project] of Object.entries(p.projects ?? {})) {
+        output.out(
+          `  ${name === '/' ? '(root files)' : name}: ${project.files} file(s) in sync${project.openConflicts ? `, ${project.openConflicts} open conflict(s)` : ''}`,
+        );
+      }
     }
     return EXIT.inSync;
   });
@@ -189,4 +196,21 @@ export async function journalCommand(
     }
     throw new UsageError(`journal ${action}: use verify, rebuild, export, backup or restore.`);
   });
+}
+
+/** Files in sync and open conflicts per project (top-level folder; `/` for root files). */
+function perProject(
+  baseline: readonly { path: string }[],
+  conflicts: readonly { path: string }[],
+): Record<string, { files: number; openConflicts: number }> {
+  const out = new Map<string, { files: number; openConflicts: number }>();
+  const at = (path: string) => {
+    const name = projectOf(path);
+    const entry = out.get(name) ?? { files: 0, openConflicts: 0 };
+    out.set(name, entry);
+    return entry;
+  };
+  for (const b of baseline) if (!b.path.startsWith('.syncjournal/')) at(b.path).files++;
+  for (const c of conflicts) at(c.path).openConflicts++;
+  return Object.fromEntries([...out].sort(([a], [b]) => comparePaths(a, b)));
 }

@@ -33,6 +33,7 @@ export interface SyncFlags {
   concurrency?: string;
   clientId?: string;
   backupJournal?: boolean;
+  projects?: boolean;
 }
 
 const PROFILES = ['safe', 'balanced', 'fast'];
@@ -90,6 +91,7 @@ export async function syncCommand(
       ...(flags.include?.length ? { include: flags.include } : {}),
       ...(flags.ignoreFile ? { ignoreFile: normalizeLocal(flags.ignoreFile) } : {}),
       ...(flags.conflict ? { conflict: flags.conflict } : {}),
+      ...(flags.projects ? { projects: true } : {}),
     });
     await refuseNesting(pair, state);
     // A new pair may sync into a folder that does not exist yet; a remembered pair
