@@ -2,6 +2,7 @@ export * from './canonical-json.js';
 export * from './engine/executor.js';
 export * from './engine/identify.js';
 export * from './engine/replay.js';
+export * from './engine/snapshots.js';
 export * from './engine/sync-engine.js';
 export * from './engine/user-actions.js';
 export * from './errors.js';

@@ -84,3 +84,48 @@ describe.each([
     expect((await s.tree(alice.dir))['gone.md']).toBe('g');
   });
 });
+
+describe('a new host on a snapshot-enabled bucket, without a journal backup', () => {
+  let server: S3TestServer;
+  let s: Scratch;
+  beforeAll(async () => {
+    server = await startS3TestServer({ snapshots: true });
+  });
+  afterAll(() => server.stop());
+  beforeEach(async () => {
+    s = await scratch();
+  });
+  afterEach(() => s.cleanup());
+
+  it('rebuilds its base from the last snapshot its client noted, and applies a teammate delete', async () => {
+    const bucket = `newhost${Date.now()}`;
+    server.bucket(bucket);
+    const env = s3TestEnv(server.url);
+    const remote = `s3://${bucket}/team`;
+    const sync = (state: string, folder: string, ...extra: string[]) =>
+      cli(['--state-dir', s.path(state), '--json', 'sync', s.path(folder), remote, ...extra], {
+        env,
+      });
+    await s.write(s.path('alice', 'keep.md'), 'k');
+    await s.write(s.path('alice', 'gone.md'), 'g');
+    expect((await sync('state-alice', 'alice', '--client-id', 'web-1')).code).toBe(0);
+    expect(server.bucket(bucket).keys()).toContain('team/.syncjournal/snapshots/web-1.json');
+    await sync('state-bob', 'bob');
+    await rm(s.path('bob', 'gone.md'));
+    expect((await sync('state-bob', 'bob')).json).toMatchObject({ deletedRemote: 1 });
+
+    // Alice's host is redeployed: no state dir, no journal backup, the files survive.
+    await rm(s.path('state-alice'), { recursive: true });
+    const again = await sync('state-alice', 'alice', '--client-id', 'web-1');
+    expect(again.stderr).toMatch(
+      /rebuilt the base of 2 of 2 file\(s\) from snapshot \d+, the last one client web-1 noted/,
+    );
+    expect(again.json).toMatchObject({ status: 'in-sync', deletedLocal: 1, uploaded: 0 });
+    expect(Object.keys(await s.tree(s.path('alice')))).toEqual(['keep.md']);
+    // The rebuilt base is journaled as a run of its own.
+    const history = (
+      await cli(['--state-dir', s.path('state-alice'), '--json', 'history'], { env })
+    ).json.runs as Array<{ mode: string }>;
+    expect(history.map((r) => r.mode)).toEqual(['sync', 'resolve']);
+  });
+});

@@ -30,6 +30,7 @@ import { scanTree } from '../scan/scanner.js';
 import { applyOp, type ExecutionContext, type OpOutcome } from './executor.js';
 import { identifyRemote } from './identify.js';
 import { replan } from './replan.js';
+import { snapshotAfter } from './snapshots.js';
 
 /** The filters of a pair: a predicate, and the spec it was built from (journaled for audits). */
 export interface PairFilter {
@@ -252,27 +253,10 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
 
   const report = tally.report(run, guards.blocked, guards.verdicts, clock.now() - started);
   if (!dryRun && (report.status === 'in-sync' || report.status === 'conflicts')) {
-    await snapshotAfter(o.store, report);
+    await snapshotAfter(o.store, o.hasher, o.clientId, report, new Date(clock.now()).toISOString());
   }
   await journal.append([{ kind: 'run.completed', run, payload: report }]);
   return { report, plan: plan.ops };
-}
-
-/**
- * On a store with snapshots, takes one once the run has applied its plan and records
- * its version in the report: the bucket as this run left it. A snapshot that fails
- * is reported as an error; the run's status stands (the sync itself succeeded).
- */
-async function snapshotAfter(store: ObjectStore, report: RunReport): Promise<void> {
-  if (!store.capabilities.snapshots || !store.snapshot) return;
-  try {
-    report.snapshot = await store.snapshot();
-  } catch (error) {
-    report.errors.push({
-      code: 'snapshot-failed',
-      message: `The run synced, but no snapshot of the bucket could be taken (${(error as Error).message}); the next run takes one.`,
-    });
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { NotFoundError, registerErrorClass, SyncJournalError } from '../errors.js';
 import type {
+  BaselineEntry,
   JournalEventInput,
   KeptCopy,
   OpAppliedPayload,
@@ -7,10 +8,12 @@ import type {
 } from '../journal/events.js';
 import type { ConflictRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
+import type { Hasher } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
-import type { ObjectStore } from '../ports/store.js';
+import type { ObjectStore, RemoteObject } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
 import { emptyRunReport } from '../report.js';
+import { RESERVED_PREFIX } from '../scan/lister.js';
 
 /**
  * What a user does between syncs — bring back a version, settle a conflict — done
@@ -168,4 +171,70 @@ async function journalUserRun(
     ...events(run),
     { kind: 'run.completed', run, payload: emptyRunReport(run) },
   ]);
+}
+
+/** The outcome of {@link rebuildBaseFromSnapshot}. */
+export interface BaseFromSnapshot {
+  snapshot: string;
+  /** Paths whose local file holds exactly what the snapshot holds: they have a base now. */
+  seeded: string[];
+  /** Objects the snapshot listed (outside `.syncjournal/`). */
+  examined: number;
+}
+
+/**
+ * Gives a pair without a baseline (a new host, a lost journal) one from a bucket
+ * snapshot (Tigris): every path whose local file holds exactly the bytes the snapshot
+ * holds is taken as agreed at that snapshot, so the next sync tells a teammate's
+ * later delete or edit from a change of ours instead of starting blind. Everything
+ * else stays without a base (nothing is deleted for it). Compares contents by their
+ * SHA-256, reading both sides; journaled as a run of its own (`adopt` ops).
+ */
+export async function rebuildBaseFromSnapshot(
+  ctx: UserActionContext & { hasher: Hasher },
+  snapshot: string,
+): Promise<BaseFromSnapshot> {
+  if ((await ctx.journal.baseline(ctx.pair.id)).length > 0) {
+    throw new SyncJournalError(
+      'base-exists',
+      'This pair already has a baseline; nothing was changed. A base is rebuilt from a snapshot only for a pair that has none (a new host, a lost journal).',
+    );
+  }
+  const objects: RemoteObject[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.store.list(cursor, { snapshot });
+    objects.push(...page.objects.filter((o) => !o.key.startsWith(RESERVED_PREFIX)));
+    cursor = page.next ?? undefined;
+  } while (cursor);
+  const seeded: Array<{ path: string; entry: BaselineEntry }> = [];
+  for (const object of objects) {
+    const local = await ctx.tree.stat(object.key).catch(() => undefined);
+    if (!local || local.size !== object.size) continue;
+    const mine = await digest(ctx.hasher, ctx.tree.read(object.key));
+    const theirs = await digest(ctx.hasher, (await ctx.store.get(object.key, { snapshot })).body);
+    if (mine !== theirs) continue;
+    seeded.push({
+      path: object.key,
+      entry: {
+        hash: mine,
+        size: object.size,
+        etag: object.etag,
+        versionId: object.versionId ?? null,
+      },
+    });
+  }
+  await journalUserRun(ctx, (run) =>
+    seeded.flatMap(({ path, entry }, index) => [
+      { kind: 'op.started', run, path, payload: { index, action: 'adopt' } },
+      { kind: 'op.applied', run, path, payload: { index, action: 'adopt', baseline: entry } },
+    ]),
+  );
+  return { snapshot, seeded: seeded.map((s) => s.path), examined: objects.length };
+}
+
+async function digest(hasher: Hasher, body: AsyncIterable<Uint8Array>): Promise<string> {
+  const state = hasher.create();
+  for await (const chunk of body) state.update(chunk);
+  return state.digest();
 }

@@ -11,6 +11,7 @@ import {
   RESERVED_PREFIX,
   type RunReport,
   replayPlan,
+  SNAPSHOT_MARKER_PREFIX,
   type TombstonePayload,
 } from '@syncjournal/core';
 import { readProjections } from '@syncjournal/core/testing';
@@ -272,7 +273,12 @@ export class World {
       let cursor: string | undefined;
       do {
         const page = await store.list(cursor, snapshot === undefined ? {} : { snapshot });
-        out.push(...page.objects.map((o) => `${o.key} ${o.etag}`));
+        // The client's snapshot marker is written just after the snapshot, by design.
+        out.push(
+          ...page.objects
+            .filter((o) => !o.key.startsWith(SNAPSHOT_MARKER_PREFIX))
+            .map((o) => `${o.key} ${o.etag}`),
+        );
         cursor = page.next ?? undefined;
       } while (cursor);
       return out;

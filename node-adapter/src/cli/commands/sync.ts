@@ -3,8 +3,11 @@ import {
   listJournalBackups,
   type RunReport,
   type RunStatus,
+  readSnapshotMarker,
+  rebuildBaseFromSnapshot,
   type SafetyProfile,
 } from '@syncjournal/core';
+import { nodeHasher } from '../../node-hasher.js';
 import { exitCodeFor, worstStatus } from '../exit-codes.js';
 import { backupTo, restoreFromBackup, stateDirExists } from '../journal-backup.js';
 import {
@@ -72,6 +75,7 @@ export async function syncCommand(
   // A new host (a fresh state dir) whose client id was given carries on from that
   // client's journal backup in the bucket, if there is one, rather than starting blind.
   const givenId = flags.clientId ?? process.env.SYNCJOURNAL_CLIENT_ID;
+  let seedSnapshot: string | undefined;
   if (
     fresh &&
     givenId !== undefined &&
@@ -79,7 +83,9 @@ export async function syncCommand(
     local !== undefined &&
     remote !== undefined
   ) {
-    await restoreOnNewHost(state, normalizeLocal(local), normalizeRemote(remote), output);
+    seedSnapshot = (
+      await restoreOnNewHost(state, normalizeLocal(local), normalizeRemote(remote), output)
+    ).snapshot;
   }
 
   let pairs: PairConfig[];
@@ -117,6 +123,7 @@ export async function syncCommand(
       { ...flags, maxDelete, concurrency },
       output,
       pair.id === createdPair,
+      pair.id === createdPair ? seedSnapshot : undefined,
     );
     results.push({ pair, report, plan });
   }
@@ -145,10 +152,20 @@ async function syncPair(
   },
   output: Output,
   created: boolean,
+  seedSnapshot?: string,
 ) {
   const progress = progressReporter(output);
   try {
     return await withPairSession(pair, state, created, async (session) => {
+      if (seedSnapshot !== undefined) {
+        const base = await rebuildBaseFromSnapshot(
+          { ...session, clientId: state.config.clientId, hasher: nodeHasher },
+          seedSnapshot,
+        );
+        output.err(
+          `new state dir: rebuilt the base of ${base.seeded.length} of ${base.examined} file(s) from snapshot ${seedSnapshot}, the last one client ${state.config.clientId} noted in the bucket (files that differ from it have no base: nothing is deleted for them)`,
+        );
+      }
       const engine = engineFor(session, state, {
         ...flags,
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
@@ -181,33 +198,43 @@ async function syncPair(
 }
 
 /** Restores the client's newest journal backup from the remote, when it has one. */
+/**
+ * A new host of a known client: restores the client's newest journal backup from the
+ * remote, when it has one; else, on a bucket with snapshots, returns the snapshot the
+ * client last noted there, to rebuild the new pair's base from.
+ */
 async function restoreOnNewHost(
   state: StateDir,
   local: string,
   remote: string,
   output: Output,
-): Promise<void> {
+): Promise<{ snapshot?: string }> {
   let store: Awaited<ReturnType<typeof openRemote>>;
   try {
     store = await openRemote(remote, false);
   } catch {
-    return; // No bucket yet (a folder bucket this sync will create): nothing to restore.
+    return {}; // No bucket yet (a folder bucket this sync will create): nothing to restore.
   }
-  const [latest] = await listJournalBackups(store, state.config.clientId);
-  if (!latest) return;
+  const clientId = state.config.clientId;
+  const [latest] = await listJournalBackups(store, clientId);
+  const marker =
+    !latest && store.capabilities.snapshots ? await readSnapshotMarker(store, clientId) : undefined;
+  if (!latest && !marker) return {};
   const entries = await readdir(local).catch(() => []);
   if (entries.length === 0) {
-    // The backup's baseline describes files this host does not have: against an empty
-    // folder it would read as "everything deleted here". Start without it instead.
+    // A baseline describes files this host does not have: against an empty folder it
+    // would read as "everything deleted here". Start without it instead.
     output.err(
-      `new state dir: client ${state.config.clientId} has a journal backup in ${remote} (${latest.key}), but ${local} is empty or missing, so its baseline would not describe this folder; syncing without it (nothing is deleted on a first sync). Restore it deliberately with syncjournal journal restore into a fresh state dir.`,
+      `new state dir: client ${clientId} has ${latest ? `a journal backup in ${remote} (${latest.key})` : `a snapshot noted in ${remote} (${marker!.snapshot})`}, but ${local} is empty or missing, so its baseline would not describe this folder; syncing without it (nothing is deleted on a first sync).${latest ? ' Restore it deliberately with syncjournal journal restore into a fresh state dir.' : ''}`,
     );
-    return;
+    return {};
   }
+  if (!latest) return { snapshot: marker!.snapshot };
   const restored = await restoreFromBackup(state, store, latest.key, { path: local, remote });
   output.err(
-    `new state dir: restored client ${state.config.clientId}'s journal from ${remote} ${latest.key} (${restored.events} events, verified); syncing with its baseline`,
+    `new state dir: restored client ${clientId}'s journal from ${remote} ${latest.key} (${restored.events} events, verified); syncing with its baseline`,
   );
+  return {};
 }
 
 function parseCount(value: string | undefined, flag: string): number | undefined {
