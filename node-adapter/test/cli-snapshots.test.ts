@@ -82,6 +82,24 @@ describe.each([
     const restored = await alice.run('restore', `${alice.dir}/gone.md`);
     expect(restored.code).toBe(0);
     expect((await s.tree(alice.dir))['gone.md']).toBe('g');
+
+    // With snapshots, any file can be read as a run left the bucket.
+    const asOf = await alice.run(
+      'restore',
+      `${alice.dir}/keep.md`,
+      '--as-of-run',
+      String(first.run),
+    );
+    if (snapshots) {
+      expect(asOf.json).toMatchObject({
+        restored: 'keep.md',
+        to: `keep.restored-run${first.run}.md`,
+      });
+      expect((await s.tree(alice.dir))[`keep.restored-run${first.run}.md`]).toBe('k');
+    } else {
+      expect(asOf.code).toBe(2);
+      expect(asOf.stdout).toMatch(/recorded no bucket snapshot/);
+    }
   });
 });
 

@@ -238,3 +238,38 @@ async function digest(hasher: Hasher, body: AsyncIterable<Uint8Array>): Promise<
   for await (const chunk of body) state.update(chunk);
   return state.digest();
 }
+
+/**
+ * Brings back `path` as run `run` left the bucket, read from the snapshot that run
+ * recorded (stores with snapshots). A path that is taken is left alone; the version
+ * goes beside it (`name.restored-runN.ext`). The next sync uploads it.
+ */
+export async function restoreFromSnapshot(
+  ctx: UserActionContext,
+  path: string,
+  run: number,
+): Promise<Restored & { snapshot: string }> {
+  const snapshot = (await ctx.journal.report(run))?.report.snapshot;
+  if (snapshot === undefined) {
+    throw new NotFoundError(`A bucket snapshot recorded by run ${run}`, { path, run });
+  }
+  const { object, body } = await ctx.store.get(path, { snapshot });
+  const to = (await ctx.tree.stat(path)) ? restoredName(path, run) : path;
+  await ctx.tree.write(to, body, { expect: null });
+  const from: TombstonePayload = {
+    side: 'remote',
+    hash: object.sha256 ?? null,
+    etag: object.etag,
+    snapshot,
+  };
+  await journalUserRun(ctx, (r) => [
+    { kind: 'op.started', run: r, path: to, payload: { index: 0, action: 'download' } },
+    {
+      kind: 'op.applied',
+      run: r,
+      path: to,
+      payload: { index: 0, action: 'download', replaced: from },
+    },
+  ]);
+  return { path, to, fromRun: run, from, snapshot };
+}

@@ -300,6 +300,8 @@ export interface TombstonePayload {
   versionId?: string | null;
   /** Where the deleted content is kept (a trash path or key), where it is. */
   trash?: string | null;
+  /** The bucket snapshot it was read from (a restore from a snapshot). */
+  snapshot?: string | null;
 }
 
 export interface OpFailedPayload extends OpRefPayload {

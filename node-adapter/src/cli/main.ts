@@ -181,8 +181,12 @@ export function buildProgram(done: (code: number) => void): Command {
     )
     .argument('<path>', "the file (its full path, or relative to the pair's folder)")
     .option('--run <n>', 'the version that run deleted or replaced (default: the latest)')
+    .option(
+      '--as-of-run <n>',
+      'instead, the file as run n left the bucket, read from the snapshot that run took (Tigris buckets with snapshots)',
+    )
     .option('--pair <id>', 'the pair, when the path alone does not say')
-    .action((path: string, flags: { run?: string; pair?: string }) =>
+    .action((path: string, flags: { run?: string; asOfRun?: string; pair?: string }) =>
       run((output) => restoreCommand(path, { ...flags, ...global() }, output))(),
     );
 

@@ -5,6 +5,7 @@ import {
   pathTimeline,
   replayPlan,
   resolveConflict,
+  restoreFromSnapshot,
   restoreVersion,
   type UserActionContext,
 } from '@syncjournal/core';
@@ -107,12 +108,45 @@ export async function logCommand(
 /** `syncjournal restore <path> [--run N]`: brings back a version a run deleted or replaced. */
 export async function restoreCommand(
   pathArg: string,
-  flags: { stateDir?: string; pair?: string; run?: string },
+  flags: { stateDir?: string; pair?: string; run?: string; asOfRun?: string },
   output: Output,
 ): Promise<number> {
   const state = await StateDir.open(StateDir.locate(flags.stateDir));
   const { pair, path } = pickPair(state, pathArg, flags.pair);
+  if (flags.asOfRun !== undefined && flags.run !== undefined) {
+    throw new UsageError('Give --run or --as-of-run, not both.');
+  }
+  const asOf = flags.asOfRun === undefined ? undefined : Number(flags.asOfRun);
+  if (asOf !== undefined && !(Number.isInteger(asOf) && asOf > 0)) {
+    throw new UsageError(`--as-of-run takes a run number, not "${flags.asOfRun}".`);
+  }
   return withPairSession(pair, state, false, async (session) => {
+    if (asOf !== undefined) {
+      const restored = await restoreFromSnapshot(userContext(session, state), path, asOf).catch(
+        (error: unknown) => {
+          if (error instanceof NotFoundError) {
+            throw new UsageError(
+              `Run ${asOf} recorded no bucket snapshot holding ${path} (snapshots are taken on Tigris buckets with snapshots enabled); see syncjournal history and syncjournal log ${path}.`,
+            );
+          }
+          throw error;
+        },
+      );
+      if (output.json)
+        output.out(
+          JSON.stringify({
+            restored: path,
+            to: restored.to,
+            from: restored.from,
+            fromRun: restored.fromRun,
+          }),
+        );
+      else
+        output.out(
+          `restored ${path} as run ${asOf} left the bucket (snapshot ${restored.snapshot}) to ${restored.to}; the next sync uploads it.`,
+        );
+      return EXIT.inSync;
+    }
     const runNumber = flags.run ? Number(flags.run) : undefined;
     const restored = await restoreVersion(userContext(session, state), path, runNumber).catch(
       (error: unknown) => {
