@@ -83,7 +83,17 @@ describe.each([
     expect(restored.code).toBe(0);
     expect((await s.tree(alice.dir))['gone.md']).toBe('g');
 
-    // With snapshots, any file can be read as a run left the bucket.
+    // With snapshots, `log` lists the runs whose snapshot holds the bucket, and any
+    // file can be read as one of those runs left it.
+    const log = (await alice.run('log', `${alice.dir}/keep.md`)).json;
+    expect(log.snapshots).toEqual(
+      snapshots
+        ? [
+            { run: first.run, snapshot: first.snapshot },
+            { run: second.run, snapshot: second.snapshot },
+          ]
+        : [],
+    );
     const asOf = await alice.run(
       'restore',
       `${alice.dir}/keep.md`,

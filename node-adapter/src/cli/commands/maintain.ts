@@ -92,7 +92,13 @@ export async function logCommand(
       seq: e.seq,
       text: e.text,
     }));
-    if (output.json) output.out(JSON.stringify({ pair: pair.id, path, entries }));
+    // Runs of this pair that left a bucket snapshot: the path can be read as of each.
+    const snapshots: Array<{ run: number; snapshot: string }> = [];
+    for (const r of await journal.runs({ pairId: pair.id })) {
+      const snapshot = (await journal.report(r.run))?.report.snapshot;
+      if (snapshot !== undefined) snapshots.unshift({ run: r.run, snapshot });
+    }
+    if (output.json) output.out(JSON.stringify({ pair: pair.id, path, entries, snapshots }));
     else if (entries.length === 0) output.out(`nothing recorded for ${path} in ${pair.local}`);
     else {
       output.out(`${path} in ${pair.local} ⇄ ${pair.remote}`);
@@ -100,6 +106,11 @@ export async function logCommand(
         output.out(
           `  run ${String(e.run).padStart(4)}  ${e.at}  ${e.client ?? '?'}  ${e.kind.padEnd(17)} ${e.text}`,
         );
+      if (snapshots.length) {
+        output.out(
+          `  bucket snapshots after runs ${snapshots.map((x) => x.run).join(', ')}: syncjournal restore ${path} --as-of-run N reads it as of one`,
+        );
+      }
     }
     return EXIT.inSync;
   });
