@@ -6,6 +6,7 @@ import {
   MemoryStore,
   MemoryTree,
   pathTimeline,
+  pruneRemoteTrash,
   resolveConflict,
   restoreVersion,
 } from '../src/index.js';
@@ -138,5 +139,51 @@ describe('pathTimeline', () => {
     expect(replaced[0]!.text).toMatch(/replaced version kept at /);
     await restoreVersion(b.ctx, 'n.md', replaced[0]!.run);
     expect(b.tree.readText(`n.restored-run${recorded.run}.md`)).toBe('bob');
+  });
+});
+
+describe('pruneRemoteTrash', () => {
+  it('deletes this client’s remote trash copies older than the retention, journaled; restore then says gone', async () => {
+    const { clock, store, a, b } = twoClients();
+    a.tree.writeText('old.md', 'old');
+    a.tree.writeText('new.md', 'new');
+    a.tree.writeText('keep.md', 'an emptied bucket would be blocked by a guard');
+    await a.sync();
+    await b.sync();
+    b.tree.remove('old.md');
+    await b.sync();
+    clock.advance(10 * 86_400_000);
+    b.tree.remove('new.md');
+    await b.sync();
+    const trash = () =>
+      [...store.objects().keys()].filter((k) => k.startsWith('.syncjournal/trash/'));
+    expect(trash()).toHaveLength(2);
+
+    // a keeps nothing there: it prunes nothing, whatever the retention.
+    expect(await pruneRemoteTrash(a.ctx, { olderThanMs: 0, now: clock.now() })).toEqual({
+      pruned: [],
+      kept: 0,
+    });
+    const result = await pruneRemoteTrash(b.ctx, { olderThanMs: 5 * 86_400_000, now: clock.now() });
+    expect(result.kept).toBe(1);
+    expect(result.pruned).toEqual([
+      expect.stringMatching(/^\.syncjournal\/trash\/b\/\d+\/old\.md$/),
+    ]);
+    expect(trash()).toEqual([expect.stringMatching(/new\.md$/)]);
+    // Journaled: a run of its own whose op says which key went.
+    const [run] = await b.journal.runs({ limit: 1 });
+    expect(run).toMatchObject({ mode: 'resolve' });
+    const events = await b.journal.events({ run: run!.run, kinds: ['op.applied'] });
+    expect(events.map((e) => [e.path, (e.payload as { action: string }).action])).toEqual([
+      [result.pruned[0], 'forget'],
+    ]);
+    // Pruned once: a second pass has nothing more to do.
+    expect(
+      (await pruneRemoteTrash(b.ctx, { olderThanMs: 5 * 86_400_000, now: clock.now() })).pruned,
+    ).toEqual([]);
+
+    await expect(restoreVersion(b.ctx, 'old.md')).rejects.toMatchObject({ code: 'not-found' });
+    expect((await restoreVersion(b.ctx, 'new.md')).to).toBe('new.md');
+    expect(b.tree.readText('new.md')).toBe('new');
   });
 });

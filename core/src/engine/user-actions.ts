@@ -107,14 +107,19 @@ export async function restoreVersion(
   path: string,
   run?: number,
 ): Promise<Restored> {
+  const { pruned } = await remoteTrashOf(ctx.journal, ctx.pair.id);
   const candidates = (
     await ctx.journal.events({ pairId: ctx.pair.id, path, kinds: ['op.applied'] })
   )
     .flatMap((e) => {
       const p = e.payload as OpAppliedPayload;
-      return [p.tombstone, p.replaced]
-        .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
-        .map((kept) => ({ run: e.run, kept }));
+      return (
+        [p.tombstone, p.replaced]
+          .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
+          // A remote trash copy that retention pruned is gone; the journal says so.
+          .filter((k) => !(k.trash && k.side === 'remote' && pruned.has(k.trash)))
+          .map((kept) => ({ run: e.run, kept }))
+      );
     })
     .filter((c) => run === undefined || c.run === run);
   const chosen = candidates.at(-1);
@@ -272,4 +277,66 @@ export async function restoreFromSnapshot(
     },
   ]);
   return { path, to, fromRun: run, from, snapshot };
+}
+
+/** The outcome of {@link pruneRemoteTrash}. */
+export interface TrashPruned {
+  /** Remote trash keys deleted now (and journaled as pruned). */
+  pruned: string[];
+  /** This client's remote trash keys kept (younger than the retention). */
+  kept: number;
+}
+
+/**
+ * Retention for the remote trash of a bucket without versioning: deletes the copies
+ * this client kept under `.syncjournal/trash/<client-id>/` (before a remote delete or
+ * replace) that are older than `olderThanMs`, and journals each as pruned (an `op.applied`
+ * of action `forget` on the trash key), so `restore` and `log` say it is gone rather
+ * than failing to find it. Only keys the journal recorded are touched; another
+ * client's trash is theirs to prune.
+ */
+export async function pruneRemoteTrash(
+  ctx: UserActionContext,
+  options: { olderThanMs: number; now: number },
+): Promise<TrashPruned> {
+  const mine = `${RESERVED_PREFIX}trash/${ctx.clientId}/`;
+  const { kept, pruned: already } = await remoteTrashOf(ctx.journal, ctx.pair.id);
+  const due: Array<{ key: string; kept: TombstonePayload }> = [];
+  let young = 0;
+  for (const [key, { at, kept: k }] of kept) {
+    if (!key.startsWith(mine) || already.has(key)) continue;
+    if (Date.parse(at) < options.now - options.olderThanMs) due.push({ key, kept: k });
+    else young++;
+  }
+  if (due.length === 0) return { pruned: [], kept: young };
+  for (const { key } of due) await ctx.store.delete(key);
+  await journalUserRun(ctx, (run) =>
+    due.flatMap(({ key, kept: k }, index) => [
+      { kind: 'op.started', run, path: key, payload: { index, action: 'forget' } },
+      { kind: 'op.applied', run, path: key, payload: { index, action: 'forget', tombstone: k } },
+    ]),
+  );
+  return { pruned: due.map((d) => d.key), kept: young };
+}
+
+/** Remote trash keys the journal recorded for a pair (with when), and those since pruned. */
+async function remoteTrashOf(
+  journal: Journal,
+  pairId: string,
+): Promise<{ kept: Map<string, { at: string; kept: TombstonePayload }>; pruned: Set<string> }> {
+  const kept = new Map<string, { at: string; kept: TombstonePayload }>();
+  const pruned = new Set<string>();
+  for (const e of await journal.events({ pairId, kinds: ['op.applied', 'op.failed'] })) {
+    const p = e.payload as OpAppliedPayload & { kept?: TombstonePayload[] };
+    if (e.kind === 'op.applied' && p.action === 'forget' && e.path?.startsWith(RESERVED_PREFIX)) {
+      pruned.add(e.path);
+      continue;
+    }
+    for (const k of [p.tombstone, p.replaced, ...(p.kept ?? [])]) {
+      if (k?.trash && k.side === 'remote' && k.trash.startsWith(RESERVED_PREFIX)) {
+        kept.set(k.trash, { at: e.at, kept: k });
+      }
+    }
+  }
+  return { kept, pruned };
 }

@@ -112,6 +112,10 @@ export function buildProgram(done: (code: number) => void): Command {
       "this client's id in a new state dir (default: $SYNCJOURNAL_CLIENT_ID or a generated one); when the bucket holds a journal backup of that id, it is restored before the first sync",
     )
     .option(
+      '--trash-retention-days <n>',
+      "on a bucket without versioning: after each sync, delete this client's remote trash copies (.syncjournal/trash/<client-id>/) older than n days (remembered; default: keep them)",
+    )
+    .option(
       '--projects',
       "the root's top-level folders are projects (one sync for all; remembered): reports and status break down per project",
     )

@@ -19,6 +19,11 @@ export interface PairConfig {
   conflict?: string;
   /** The root's top-level folders are projects: reports and status break down per project. */
   projects?: boolean;
+  /**
+   * On a bucket without versioning: delete this client's remote trash copies older than
+   * this many days after each sync (unset: keep them).
+   */
+  trashRetentionDays?: number;
   createdAt: string;
 }
 

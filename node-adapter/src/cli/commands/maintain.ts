@@ -163,7 +163,7 @@ export async function restoreCommand(
       (error: unknown) => {
         if (error instanceof NotFoundError) {
           throw new UsageError(
-            `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''}; see syncjournal log ${path}.`,
+            `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''} and still kept (a trash retention may have pruned it); see syncjournal log ${path}.`,
           );
         }
         throw error;

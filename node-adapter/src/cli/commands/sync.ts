@@ -1,6 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import {
   listJournalBackups,
+  pruneRemoteTrash,
   type RunReport,
   type RunStatus,
   readSnapshotMarker,
@@ -37,6 +38,7 @@ export interface SyncFlags {
   clientId?: string;
   backupJournal?: boolean;
   projects?: boolean;
+  trashRetentionDays?: string;
 }
 
 const PROFILES = ['safe', 'balanced', 'fast'];
@@ -68,6 +70,7 @@ export async function syncCommand(
     );
   }
   const maxDelete = parseCount(flags.maxDelete, '--max-delete');
+  const retention = parseCount(flags.trashRetentionDays, '--trash-retention-days');
   const concurrency = parseCount(flags.concurrency, '--concurrency');
   const root = StateDir.locate(flags.stateDir);
   const fresh = !(await stateDirExists(root));
@@ -98,6 +101,7 @@ export async function syncCommand(
       ...(flags.ignoreFile ? { ignoreFile: normalizeLocal(flags.ignoreFile) } : {}),
       ...(flags.conflict ? { conflict: flags.conflict } : {}),
       ...(flags.projects ? { projects: true } : {}),
+      ...(retention !== undefined ? { trashRetentionDays: retention } : {}),
     });
     await refuseNesting(pair, state);
     // A new pair may sync into a folder that does not exist yet; a remembered pair
@@ -173,6 +177,21 @@ async function syncPair(
       const result = await engine.sync({ dryRun: flags.dryRun ?? false });
       progress.stop();
       const synced = result.report.status === 'in-sync' || result.report.status === 'conflicts';
+      if (
+        pair.trashRetentionDays !== undefined &&
+        !flags.dryRun &&
+        synced &&
+        !session.store.capabilities.versioning
+      ) {
+        const { pruned } = await pruneRemoteTrash(
+          { ...session, clientId: state.config.clientId },
+          { olderThanMs: pair.trashRetentionDays * 86_400_000, now: Date.now() },
+        );
+        if (pruned.length)
+          output.err(
+            `removed ${pruned.length} remote trash cop${pruned.length === 1 ? 'y' : 'ies'} older than ${pair.trashRetentionDays} day(s) (journaled; syncjournal log shows them as pruned)`,
+          );
+      }
       if (flags.backupJournal && !flags.dryRun && synced) {
         const backup = await backupTo(session.journal, session.store, state);
         output.err(
