@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { openJournal } from '../src/index.js';
-import { cli, scratch } from './cli-harness.js';
+import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
+import { cli, s3TestEnv, scratch } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
 
@@ -108,5 +109,58 @@ describe('one shared journal on a PostgreSQL server (CLI)', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--journal takes a postgres:\/\/ URL/);
     expect(await s.exists(s.path('state-alice', 'config.json'))).toBe(false);
+  });
+});
+
+describe('a client new to a shared journal, on a bucket with snapshots', () => {
+  let s: Scratch;
+  let server: S3TestServer;
+  beforeEach(async () => {
+    s = await scratch();
+    server = await startS3TestServer({ snapshots: true });
+  });
+  afterEach(async () => {
+    await server.stop();
+    await s.cleanup();
+  });
+
+  it("rebuilds its base from the team's last snapshot in the journal", async () => {
+    const url = await freshDatabase();
+    server.bucket('team');
+    const env = s3TestEnv(server.url);
+    const sync = (name: string) =>
+      cli(
+        [
+          '--state-dir',
+          s.path(`state-${name}`),
+          '--json',
+          '--journal',
+          url,
+          'sync',
+          s.path(name),
+          's3://team/notes',
+        ],
+        {
+          env,
+        },
+      );
+    await s.write(s.path('alice', 'keep.md'), 'k');
+    await s.write(s.path('alice', 'gone.md'), 'g');
+    const first = await sync('alice');
+    expect(first.json).toMatchObject({
+      status: 'in-sync',
+      snapshot: expect.stringMatching(/^\d+$/),
+    });
+    // The web app (not a syncjournal client) deletes a note straight in the bucket.
+    server.bucket('team').deleteCurrent('notes/gone.md');
+    // Dave joins with a copy of the notes as they were.
+    await s.write(s.path('dave', 'keep.md'), 'k');
+    await s.write(s.path('dave', 'gone.md'), 'g');
+    const dave = await sync('dave');
+    expect(dave.stderr).toMatch(
+      /rebuilt the base of 2 of 2 file\(s\) from bucket snapshot \d+, the last one recorded in the shared journal/,
+    );
+    expect(dave.json).toMatchObject({ status: 'in-sync', deletedLocal: 1, uploaded: 0 });
+    expect(Object.keys(await s.tree(s.path('dave')))).toEqual(['keep.md']);
   });
 });

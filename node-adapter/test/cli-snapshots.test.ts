@@ -146,7 +146,7 @@ describe('a new host on a snapshot-enabled bucket, without a journal backup', ()
     await rm(s.path('state-alice'), { recursive: true });
     const again = await sync('state-alice', 'alice', '--client-id', 'web-1');
     expect(again.stderr).toMatch(
-      /rebuilt the base of 2 of 2 file\(s\) from snapshot \d+, the last one client web-1 noted/,
+      /rebuilt the base of 2 of 2 file\(s\) from bucket snapshot \d+, the last one client web-1 noted/,
     );
     expect(again.json).toMatchObject({ status: 'in-sync', deletedLocal: 1, uploaded: 0 });
     expect(Object.keys(await s.tree(s.path('alice')))).toEqual(['keep.md']);

@@ -1,6 +1,8 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import {
+  type Journal,
   listJournalBackups,
+  type ObjectStore,
   pruneRemoteTrash,
   type RunReport,
   type RunStatus,
@@ -161,13 +163,18 @@ async function syncPair(
   const progress = progressReporter(output);
   try {
     return await withPairSession(pair, state, created, async (session) => {
+      // A client new to a shared journal: the team's last snapshot of this bucket,
+      // recorded by any client's run, is a base as good as its own would be.
+      if (seedSnapshot === undefined && created && state.sharedJournal) {
+        seedSnapshot = await lastSnapshotOf(session.journal, pair.remote, session.store);
+      }
       if (seedSnapshot !== undefined) {
         const base = await rebuildBaseFromSnapshot(
           { ...session, clientId: state.config.clientId, hasher: nodeHasher },
           seedSnapshot,
         );
         output.err(
-          `new state dir: rebuilt the base of ${base.seeded.length} of ${base.examined} file(s) from snapshot ${seedSnapshot}, the last one client ${state.config.clientId} noted in the bucket (files that differ from it have no base: nothing is deleted for them)`,
+          `new pair: rebuilt the base of ${base.seeded.length} of ${base.examined} file(s) from bucket snapshot ${seedSnapshot}, the last one ${state.sharedJournal ? 'recorded in the shared journal' : `client ${state.config.clientId} noted in the bucket`} (files that differ from it have no base: nothing is deleted for them)`,
         );
       }
       const engine = engineFor(session, state, {
@@ -217,6 +224,21 @@ async function syncPair(
 }
 
 /** Restores the client's newest journal backup from the remote, when it has one. */
+/** The newest snapshot any run on `remote` recorded in the journal (stores with snapshots). */
+async function lastSnapshotOf(
+  journal: Journal,
+  remote: string,
+  store: ObjectStore,
+): Promise<string | undefined> {
+  if (!store.capabilities.snapshots) return undefined;
+  for (const run of await journal.runs()) {
+    if (run.remote !== remote) continue;
+    const snapshot = (await journal.report(run.run))?.report.snapshot;
+    if (snapshot !== undefined) return snapshot;
+  }
+  return undefined;
+}
+
 /**
  * A new host of a known client: restores the client's newest journal backup from the
  * remote, when it has one; else, on a bucket with snapshots, returns the snapshot the
