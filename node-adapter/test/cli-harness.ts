@@ -2,6 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import {
+  type S3TestServer,
+  type S3TestServerOptions,
+  startS3TestServer,
+} from '../test-support/s3-test-server.js';
 
 const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
 
@@ -95,5 +101,44 @@ export async function scratch() {
       );
     },
     cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+let buckets = 0;
+
+/**
+ * An S3 test server for the enclosing `describe` (started once), a scratch area and a
+ * fresh bucket per test, and `run(state, ...args)`: the CLI with `--state-dir <state>
+ * --json` against that server.
+ */
+export function s3Fixture(options: S3TestServerOptions = {}) {
+  let server: S3TestServer | undefined;
+  let area: Awaited<ReturnType<typeof scratch>> | undefined;
+  let bucket = '';
+  beforeAll(async () => {
+    server = await startS3TestServer(options);
+  });
+  afterAll(() => server?.stop());
+  beforeEach(async () => {
+    area = await scratch();
+    bucket = `fixture${++buckets}x${Date.now()}`;
+    server!.bucket(bucket);
+  });
+  afterEach(() => area?.cleanup());
+  return {
+    get server() {
+      return server!;
+    },
+    get s() {
+      return area!;
+    },
+    get bucket() {
+      return bucket;
+    },
+    get env() {
+      return s3TestEnv(server!.url);
+    },
+    run: (state: string, ...args: string[]) =>
+      cli(['--state-dir', area!.path(state), '--json', ...args], { env: s3TestEnv(server!.url) }),
   };
 }

@@ -1,9 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
-import { cli, s3TestEnv, scratch } from './cli-harness.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, s3Fixture, scratch } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
 
@@ -115,24 +114,11 @@ describe('journal backups in the bucket (CLI)', () => {
 });
 
 describe('journal backups on an S3 server (CLI)', () => {
-  let server: S3TestServer;
-  let s: Scratch;
-  beforeAll(async () => {
-    server = await startS3TestServer({ versioning: false });
-  });
-  afterAll(() => server.stop());
-  beforeEach(async () => {
-    s = await scratch();
-  });
-  afterEach(() => s.cleanup());
+  const f = s3Fixture();
 
   it('restores on a new host from S3, and refuses a tampered backup without touching anything', async () => {
-    const bucket = `jb${Date.now()}`;
-    server.bucket(bucket);
-    const env = s3TestEnv(server.url);
+    const { s, server, bucket, run } = f;
     const remote = `s3://${bucket}/team`;
-    const run = (state: string, ...args: string[]) =>
-      cli(['--state-dir', s.path(state), '--json', ...args], { env });
     await s.write(s.path('host1', 'plan.md'), 'v1');
     expect(
       (await run('state1', 'sync', s.path('host1'), remote, '--client-id', 'ci-runner')).code,

@@ -1,29 +1,15 @@
 import { rm } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type S3TestServer, startS3TestServer } from '../test-support/s3-test-server.js';
-import { cli, s3TestEnv, scratch } from './cli-harness.js';
-
-type Scratch = Awaited<ReturnType<typeof scratch>>;
+import { describe, expect, it } from 'vitest';
+import { cli, s3Fixture } from './cli-harness.js';
 
 describe.each([
   { snapshots: true, name: 'a snapshot-enabled (Tigris-like) bucket' },
   { snapshots: false, name: 'a bucket without snapshots or versions' },
 ])('the CLI on $name', ({ snapshots }) => {
-  let server: S3TestServer;
-  let s: Scratch;
-  beforeAll(async () => {
-    server = await startS3TestServer({ snapshots });
-  });
-  afterAll(() => server.stop());
-  beforeEach(async () => {
-    s = await scratch();
-  });
-  afterEach(() => s.cleanup());
+  const f = s3Fixture({ snapshots });
 
   it('syncs a teammate delete just as safely; with snapshots each run records the bucket it left', async () => {
-    const bucket = `snap${snapshots ? 'on' : 'off'}${Date.now()}`;
-    server.bucket(bucket);
-    const env = s3TestEnv(server.url);
+    const { s, server, bucket, env } = f;
     const client = (name: string) => ({
       dir: s.path(name),
       run: (...args: string[]) =>
@@ -114,21 +100,10 @@ describe.each([
 });
 
 describe('a new host on a snapshot-enabled bucket, without a journal backup', () => {
-  let server: S3TestServer;
-  let s: Scratch;
-  beforeAll(async () => {
-    server = await startS3TestServer({ snapshots: true });
-  });
-  afterAll(() => server.stop());
-  beforeEach(async () => {
-    s = await scratch();
-  });
-  afterEach(() => s.cleanup());
+  const f = s3Fixture({ snapshots: true });
 
   it('rebuilds its base from the last snapshot its client noted, and applies a teammate delete', async () => {
-    const bucket = `newhost${Date.now()}`;
-    server.bucket(bucket);
-    const env = s3TestEnv(server.url);
+    const { s, server, bucket, env } = f;
     const remote = `s3://${bucket}/team`;
     const sync = (state: string, folder: string, ...extra: string[]) =>
       cli(['--state-dir', s.path(state), '--json', 'sync', s.path(folder), remote, ...extra], {

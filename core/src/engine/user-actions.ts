@@ -139,16 +139,21 @@ export async function restoreVersion(
       : await ctx.store.get(kept.trash!);
     await ctx.tree.write(to, body, { expect: null });
   }
-  await journalUserRun(ctx, (r) => [
-    { kind: 'op.started', run: r, path: to, payload: { index: 0, action: 'download' } },
+  await journalUserRun(ctx, (r) => restoredEvents(r, to, kept));
+  return { path, to, fromRun: chosen.run, from: kept };
+}
+
+/** What a restore journals: a download to `to`, saying where the version came from. */
+function restoredEvents(run: number, to: string, from: TombstonePayload): JournalEventInput[] {
+  return [
+    { kind: 'op.started', run, path: to, payload: { index: 0, action: 'download' } },
     {
       kind: 'op.applied',
-      run: r,
+      run,
       path: to,
-      payload: { index: 0, action: 'download', replaced: kept },
+      payload: { index: 0, action: 'download', replaced: from },
     },
-  ]);
-  return { path, to, fromRun: chosen.run, from: kept };
+  ];
 }
 
 /** `notes/a.md` restored from run 7 beside a taken path: `notes/a.restored-run7.md`. */
@@ -267,15 +272,7 @@ export async function restoreFromSnapshot(
     etag: object.etag,
     snapshot,
   };
-  await journalUserRun(ctx, (r) => [
-    { kind: 'op.started', run: r, path: to, payload: { index: 0, action: 'download' } },
-    {
-      kind: 'op.applied',
-      run: r,
-      path: to,
-      payload: { index: 0, action: 'download', replaced: from },
-    },
-  ]);
+  await journalUserRun(ctx, (r) => restoredEvents(r, to, from));
   return { path, to, fromRun: run, from, snapshot };
 }
 

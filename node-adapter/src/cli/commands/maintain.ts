@@ -132,43 +132,20 @@ export async function restoreCommand(
     throw new UsageError(`--as-of-run takes a run number, not "${flags.asOfRun}".`);
   }
   return withPairSession(pair, state, false, async (session) => {
-    if (asOf !== undefined) {
-      const restored = await restoreFromSnapshot(userContext(session, state), path, asOf).catch(
-        (error: unknown) => {
-          if (error instanceof NotFoundError) {
-            throw new UsageError(
-              `Run ${asOf} recorded no bucket snapshot holding ${path} (snapshots are taken on Tigris buckets with snapshots enabled); see syncjournal history and syncjournal log ${path}.`,
-            );
-          }
-          throw error;
-        },
-      );
-      if (output.json)
-        output.out(
-          JSON.stringify({
-            restored: path,
-            to: restored.to,
-            from: restored.from,
-            fromRun: restored.fromRun,
-          }),
-        );
-      else
-        output.out(
-          `restored ${path} as run ${asOf} left the bucket (snapshot ${restored.snapshot}) to ${restored.to}; the next sync uploads it.`,
-        );
-      return EXIT.inSync;
-    }
+    const ctx = userContext(session, state);
     const runNumber = flags.run ? Number(flags.run) : undefined;
-    const restored = await restoreVersion(userContext(session, state), path, runNumber).catch(
-      (error: unknown) => {
-        if (error instanceof NotFoundError) {
-          throw new UsageError(
-            `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''} and still kept (a trash retention may have pruned it); see syncjournal log ${path}.`,
-          );
-        }
-        throw error;
-      },
-    );
+    // Either the file as run N left the bucket (its snapshot), or a version a run replaced.
+    const restored = await (asOf !== undefined
+      ? restoreFromSnapshot(ctx, path, asOf)
+      : restoreVersion(ctx, path, runNumber)
+    ).catch((error: unknown) => {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new UsageError(
+        asOf !== undefined
+          ? `Run ${asOf} recorded no bucket snapshot holding ${path} (snapshots are taken on Tigris buckets with snapshots enabled); see syncjournal history and syncjournal log ${path}.`
+          : `No deleted or replaced version of ${path} is recorded${flags.run ? ` in run ${flags.run}` : ''} and still kept (a trash retention may have pruned it); see syncjournal log ${path}.`,
+      );
+    });
     if (output.json)
       output.out(
         JSON.stringify({
@@ -180,7 +157,7 @@ export async function restoreCommand(
       );
     else
       output.out(
-        `restored ${path} as it was before run ${restored.fromRun} to ${restored.to}; the next sync uploads it.`,
+        `restored ${path} ${asOf !== undefined ? `as run ${asOf} left the bucket (snapshot ${restored.from.snapshot})` : `as it was before run ${restored.fromRun}`} to ${restored.to}; the next sync uploads it.`,
       );
     return EXIT.inSync;
   });

@@ -63,13 +63,16 @@ export async function watchCommand(
       clearTimeout(timer);
       timer = setTimeout(() => void syncNow(), SETTLE_MS);
     };
-    await syncNow();
+    // Watch first, then sync: a file saved while the first sync runs (or right after
+    // it reports) is seen, instead of waiting for the interval.
     const watcher = watchFiles(pair.local, {
       ignoreInitial: true,
       // Our own atomic-write temp files are not user changes.
       ignored: (path: string) => path.includes('.syncjournal-tmp-'),
     });
     watcher.on('all', soon);
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    await syncNow();
     const tick = setInterval(() => void syncNow(), intervalMs);
     if (!output.json)
       output.err(
