@@ -67,6 +67,16 @@ describe('snapshots (Tigris) after a sync', () => {
     expect((await plain.engine.sync()).report.snapshot).toBeUndefined();
   });
 
+  it('never replaces a marker it did not write: the snapshot stays in the journal only', async () => {
+    const w = setup(true);
+    w.store.putText('.syncjournal/snapshots/c.json', 'someone else');
+    w.tree.writeText('a.md', 'one');
+    const { report } = await w.engine.sync();
+    expect(report).toMatchObject({ status: 'in-sync', snapshot: expect.any(String) });
+    expect(report.errors).toEqual([expect.objectContaining({ code: 'snapshot-marker-foreign' })]);
+    expect(w.store.readText('.syncjournal/snapshots/c.json')).toBe('someone else');
+  });
+
   it('a snapshot that fails is reported; the sync it followed still counts', async () => {
     const w = setup(true);
     w.tree.writeText('a.md', 'one');

@@ -80,6 +80,25 @@ describe.each([{ versioning: false }, { versioning: true }])(
       expect(status.json).toMatchObject({
         pairs: [{ capabilities: { conditionalWrites: true, versioning } }],
       });
+
+      // Bob's remote delete and Alice's remote overwrite both kept the old version: as a
+      // bucket version (versioning on) or a trash copy in the bucket (off). Restore reads it.
+      const restore = (state: string, file: string) =>
+        cli(['--state-dir', state, '--json', 'restore', file], { env: env() });
+      const deleted = await restore(b.state, `${b.dir}/notes/keep.md`);
+      expect(deleted.json).toMatchObject({
+        restored: 'notes/keep.md',
+        from: versioning
+          ? { side: 'remote', versionId: expect.any(String) }
+          : { side: 'remote', trash: expect.stringMatching(/^\.syncjournal\/trash\//) },
+      });
+      expect((await s.tree(b.dir))['notes/keep.md']).toBe('k');
+      const overwritten = await restore(a.state, `${a.dir}/notes/plan.md`);
+      expect(overwritten.json).toMatchObject({
+        to: expect.stringMatching(/^notes\/plan\.restored-run\d+\.md$/),
+        from: versioning ? { versionId: expect.any(String) } : { trash: expect.any(String) },
+      });
+      expect((await s.tree(a.dir))[overwritten.json.to as string]).toBe('v1');
     });
   },
 );

@@ -385,7 +385,16 @@ async function keepRemoteVersion(
     hash: remote.hash ?? null,
     etag: remote.etag ?? null,
   };
-  if (ctx.store.capabilities.versioning) return { ...kept, versionId: remote.versionId ?? null };
+  if (ctx.store.capabilities.versioning) {
+    // S3's listing names no version ids; a HEAD does. The write that follows is
+    // conditional on this ETag, so the version named is the one it replaces.
+    let versionId = remote.versionId ?? null;
+    if (versionId === null) {
+      const now = await ctx.store.head(path);
+      if (now && now.etag === remote.etag) versionId = now.versionId ?? null;
+    }
+    return { ...kept, versionId };
+  }
   const trashKey = await freeTrashKey(ctx, path);
   if (ctx.store.copy) {
     await ctx.store.copy(path, trashKey);

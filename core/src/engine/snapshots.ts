@@ -44,9 +44,22 @@ export async function snapshotAfter(
   }
   const marker: SnapshotMarker = { clientId, snapshot: report.snapshot, run: report.run, at };
   const bytes = encodeUtf8(JSON.stringify(marker));
+  const key = `${SNAPSHOT_MARKER_PREFIX}${clientId}.json`;
   try {
-    await store.put(`${SNAPSHOT_MARKER_PREFIX}${clientId}.json`, bytes, {
+    // Conditional like every other write: a marker someone else wrote since we looked
+    // is not overwritten (the next run notes its own snapshot).
+    const current = await store.head(key);
+    if (current && (await readSnapshotMarker(store, clientId))?.clientId !== clientId) {
+      // Not a marker of ours: whatever it is, it is not ours to replace.
+      report.errors.push({
+        code: 'snapshot-marker-foreign',
+        message: `${key} holds something this client did not write; it was left alone, so snapshot ${report.snapshot} is noted only in the journal. Move that object away to let this client note its snapshots again.`,
+      });
+      return;
+    }
+    await store.put(key, bytes, {
       sha256: hashOf(hasher, bytes),
+      ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
     });
   } catch (error) {
     report.errors.push({
