@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './journal/backup.js';
 export * from './journal/chain.js';
 export * from './journal/events.js';
+export * from './journal/paging.js';
 export * from './journal/prepare.js';
 export * from './journal/projections.js';
 export * from './journal/timeline.js';

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { BaselineRow } from '../journal/projections.js';
-import type { Hasher } from '../ports/hasher.js';
+import { type Hasher, hashStream } from '../ports/hasher.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { ListedObject, ListingDelta } from '../scan/lister.js';
 import type { ScannedFile } from '../scan/scanner.js';
@@ -56,8 +56,5 @@ async function hashObject(
   options: { store: ObjectStore; hasher: Hasher },
   key: string,
 ): Promise<string> {
-  const { body } = await options.store.get(key);
-  const state = options.hasher.create();
-  for await (const chunk of body) state.update(chunk);
-  return state.digest();
+  return hashStream(options.hasher, (await options.store.get(key)).body);
 }

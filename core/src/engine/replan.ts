@@ -1,7 +1,7 @@
 import type { JournalEventInput } from '../journal/events.js';
 import { comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
-import type { Hasher } from '../ports/hasher.js';
+import { type Hasher, hashStream } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
@@ -52,9 +52,7 @@ export async function replan(options: {
   for (const path of paths) {
     const stat = await tree.stat(path);
     if (stat) {
-      const state = hasher.create();
-      for await (const chunk of tree.read(path)) state.update(chunk);
-      const hash = state.digest();
+      const hash = await hashStream(hasher, tree.read(path));
       local.push({ path, hash, size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino ?? null });
       events.push({
         kind: manifestByPath.has(path) ? 'scan.changed' : 'scan.added',

@@ -1,5 +1,7 @@
+import { NotFoundError } from '../errors.js';
 import { collectBytes, decodeUtf8, encodeUtf8 } from '../memory/bytes.js';
 import { type Hasher, hashOf } from '../ports/hasher.js';
+import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { RunReport } from '../report.js';
 import { RESERVED_PREFIX } from '../scan/lister.js';
@@ -44,20 +46,18 @@ export async function snapshotAfter(
   }
   const marker: SnapshotMarker = { clientId, snapshot: report.snapshot, run: report.run, at };
   const bytes = encodeUtf8(JSON.stringify(marker));
-  const key = `${SNAPSHOT_MARKER_PREFIX}${clientId}.json`;
   try {
-    // Conditional like every other write: a marker someone else wrote since we looked
-    // is not overwritten (the next run notes its own snapshot).
-    const current = await store.head(key);
-    if (current && (await readSnapshotMarker(store, clientId))?.clientId !== clientId) {
-      // Not a marker of ours: whatever it is, it is not ours to replace.
+    // Conditional like every other write, and only over a marker of ours: whatever
+    // else is there is not ours to replace.
+    const current = await readMarker(store, clientId);
+    if (current && current.marker?.clientId !== clientId) {
       report.errors.push({
         code: 'snapshot-marker-foreign',
-        message: `${key} holds something this client did not write; it was left alone, so snapshot ${report.snapshot} is noted only in the journal. Move that object away to let this client note its snapshots again.`,
+        message: `${markerKey(clientId)} holds something this client did not write; it was left alone, so snapshot ${report.snapshot} is noted only in the journal. Move that object away to let this client note its snapshots again.`,
       });
       return;
     }
-    await store.put(key, bytes, {
+    await store.put(markerKey(clientId), bytes, {
       sha256: hashOf(hasher, bytes),
       ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
     });
@@ -69,17 +69,52 @@ export async function snapshotAfter(
   }
 }
 
-/** The client's last noted snapshot, or `undefined` (none, or unreadable). */
+const markerKey = (clientId: string) => `${SNAPSHOT_MARKER_PREFIX}${clientId}.json`;
+
+/** The object at the client's marker key: its ETag, and the marker when it is one. */
+async function readMarker(
+  store: ObjectStore,
+  clientId: string,
+): Promise<{ etag: string; marker: SnapshotMarker | undefined } | undefined> {
+  let found: Awaited<ReturnType<ObjectStore['get']>>;
+  try {
+    found = await store.get(markerKey(clientId));
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+  let marker: SnapshotMarker | undefined;
+  try {
+    const parsed = JSON.parse(decodeUtf8(await collectBytes(found.body)));
+    if (typeof parsed?.snapshot === 'string') marker = parsed as SnapshotMarker;
+  } catch {
+    // Not JSON: not a marker.
+  }
+  return { etag: found.object.etag, marker };
+}
+
+/** The client's last noted snapshot, or `undefined` (none, or not a marker). */
 export async function readSnapshotMarker(
   store: ObjectStore,
   clientId: string,
 ): Promise<SnapshotMarker | undefined> {
-  const key = `${SNAPSHOT_MARKER_PREFIX}${clientId}.json`;
-  if (!(await store.head(key))) return undefined;
-  try {
-    const marker = JSON.parse(decodeUtf8(await collectBytes((await store.get(key)).body)));
-    return typeof marker?.snapshot === 'string' ? (marker as SnapshotMarker) : undefined;
-  } catch {
-    return undefined;
+  return (await readMarker(store, clientId))?.marker;
+}
+
+/**
+ * Runs that recorded a bucket snapshot (the bucket as each left it), newest first: of
+ * one pair, or of every pair on one remote (a shared journal holds a team's).
+ */
+export async function runSnapshots(
+  journal: Journal,
+  filter: { pairId?: string; remote?: string },
+): Promise<Array<{ run: number; snapshot: string }>> {
+  const out: Array<{ run: number; snapshot: string }> = [];
+  const runs = await journal.runs(filter.pairId === undefined ? {} : { pairId: filter.pairId });
+  for (const run of runs) {
+    if (filter.remote !== undefined && run.remote !== filter.remote) continue;
+    const snapshot = (await journal.report(run.run))?.report.snapshot;
+    if (snapshot !== undefined) out.push({ run: run.run, snapshot });
   }
+  return out;
 }

@@ -372,6 +372,17 @@ export function planDigest(hasher: Hasher, ops: readonly PlanOp[]): string {
   return state.digest();
 }
 
+/** Which report count each applied action adds to. */
+const COUNTED: Partial<
+  Record<OpAction, 'uploaded' | 'downloaded' | 'deletedLocal' | 'deletedRemote' | 'adopted'>
+> = {
+  upload: 'uploaded',
+  download: 'downloaded',
+  'delete-local': 'deletedLocal',
+  'delete-remote': 'deletedRemote',
+  adopt: 'adopted',
+};
+
 /** Counts what a run did, for its report. */
 class Tally {
   readonly #byProject: Map<string, ProjectCounts> | undefined;
@@ -396,7 +407,7 @@ class Tally {
       if (!outcome.replan) {
         this.failed++;
         this.errors.push(outcome.error);
-        this.countError(op.path);
+        this.#bump(op.path, 'errors');
       }
       return;
     }
@@ -405,7 +416,7 @@ class Tally {
     this.bytes.down += outcome.bytes.down;
     if (outcome.conflict) {
       this.conflicts.push(outcome.conflict);
-      this.#project(op.path).conflicts++;
+      this.#bump(op.path, 'conflicts');
     }
     this.count(op.action, op.path);
   }
@@ -414,48 +425,34 @@ class Tally {
     for (const op of ops) {
       if (op.action === 'conflict') {
         this.conflicts.push({ path: op.path, kind: op.row, kept: [] });
-        this.#project(op.path).conflicts++;
+        this.#bump(op.path, 'conflicts');
       } else this.count(op.action, op.path);
     }
   }
 
   count(action: OpAction, path: string): void {
-    const field: keyof ProjectCounts | undefined =
-      action === 'upload'
-        ? 'uploaded'
-        : action === 'download'
-          ? 'downloaded'
-          : action === 'delete-local'
-            ? 'deletedLocal'
-            : action === 'delete-remote'
-              ? 'deletedRemote'
-              : action === 'adopt'
-                ? 'adopted'
-                : undefined;
+    const field = COUNTED[action];
     if (!field) return;
     this[field]++;
-    this.#project(path)[field]++;
+    this.#bump(path, field);
   }
 
   /** Projects that the run saw (listed with zero counts when nothing happens in them). */
   seeProjects(paths: readonly string[]): void {
-    if (!this.#byProject) return;
-    for (const path of paths) if (!path.startsWith(RESERVED_PREFIX)) this.#project(path);
+    for (const path of paths) if (!path.startsWith(RESERVED_PREFIX)) this.#counts(path);
   }
 
-  /** A failed op's project, so a project's errors show in its own line. */
-  countError(path: string | undefined): void {
-    if (path !== undefined) this.#project(path).errors++;
+  /** One more of `field` in the project of `path` (nothing when there are no projects). */
+  #bump(path: string, field: keyof ProjectCounts): void {
+    const counts = this.#counts(path);
+    if (counts) counts[field]++;
   }
 
-  /** The counts of the project `path` belongs to (a throwaway when there are no projects). */
-  #project(path: string): ProjectCounts {
+  #counts(path: string): ProjectCounts | undefined {
+    if (!this.#byProject) return undefined;
     const name = projectOf(path);
-    let counts = this.#byProject?.get(name);
-    if (!counts) {
-      counts = emptyProjectCounts();
-      this.#byProject?.set(name, counts);
-    }
+    const counts = this.#byProject.get(name) ?? emptyProjectCounts();
+    this.#byProject.set(name, counts);
     return counts;
   }
 

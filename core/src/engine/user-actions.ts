@@ -8,12 +8,12 @@ import type {
 } from '../journal/events.js';
 import type { ConflictRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
-import type { Hasher } from '../ports/hasher.js';
+import { type Hasher, hashStream } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
-import type { ObjectStore, RemoteObject } from '../ports/store.js';
+import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
 import { emptyRunReport } from '../report.js';
-import { RESERVED_PREFIX } from '../scan/lister.js';
+import { listEveryObject, RESERVED_PREFIX } from '../scan/lister.js';
 
 /**
  * What a user does between syncs — bring back a version, settle a conflict — done
@@ -210,19 +210,18 @@ export async function rebuildBaseFromSnapshot(
       'This pair already has a baseline; nothing was changed. A base is rebuilt from a snapshot only for a pair that has none (a new host, a lost journal).',
     );
   }
-  const objects: RemoteObject[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.store.list(cursor, { snapshot });
-    objects.push(...page.objects.filter((o) => !o.key.startsWith(RESERVED_PREFIX)));
-    cursor = page.next ?? undefined;
-  } while (cursor);
+  const objects = (await listEveryObject(ctx.store, { snapshot })).filter(
+    (o) => !o.key.startsWith(RESERVED_PREFIX),
+  );
   const seeded: Array<{ path: string; entry: BaselineEntry }> = [];
   for (const object of objects) {
     const local = await ctx.tree.stat(object.key).catch(() => undefined);
     if (!local || local.size !== object.size) continue;
-    const mine = await digest(ctx.hasher, ctx.tree.read(object.key));
-    const theirs = await digest(ctx.hasher, (await ctx.store.get(object.key, { snapshot })).body);
+    const mine = await hashStream(ctx.hasher, ctx.tree.read(object.key));
+    const theirs = await hashStream(
+      ctx.hasher,
+      (await ctx.store.get(object.key, { snapshot })).body,
+    );
     if (mine !== theirs) continue;
     seeded.push({
       path: object.key,
@@ -241,12 +240,6 @@ export async function rebuildBaseFromSnapshot(
     ]),
   );
   return { snapshot, seeded: seeded.map((s) => s.path), examined: objects.length };
-}
-
-async function digest(hasher: Hasher, body: AsyncIterable<Uint8Array>): Promise<string> {
-  const state = hasher.create();
-  for await (const chunk of body) state.update(chunk);
-  return state.digest();
 }
 
 /**

@@ -1,5 +1,10 @@
 import { canonicalJson } from '../canonical-json.js';
-import { PreconditionFailedError, registerErrorClass, SyncJournalError } from '../errors.js';
+import {
+  NotFoundError,
+  PreconditionFailedError,
+  registerErrorClass,
+  SyncJournalError,
+} from '../errors.js';
 import { collectBytes, decodeUtf8, encodeUtf8 } from '../memory/bytes.js';
 import { type Hasher, hashOf } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
@@ -7,6 +12,7 @@ import type { ObjectStore, RemoteObject } from '../ports/store.js';
 import { RESERVED_PREFIX } from '../scan/lister.js';
 import { ChainVerifier, GENESIS_HASH } from './chain.js';
 import type { JournalEvent, JournalEventInput, RunStartedPayload } from './events.js';
+import { eachEvent } from './paging.js';
 
 /** Where journal backups live in a bucket: `.syncjournal/journals/<client-id>/`. */
 export const JOURNAL_BACKUP_PREFIX = `${RESERVED_PREFIX}journals/`;
@@ -95,8 +101,6 @@ export interface JournalBackupOptions {
   now?: () => Date;
 }
 
-const PAGE = 5000;
-
 /**
  * Writes a compact dump of the journal to the bucket, under
  * `.syncjournal/journals/<client-id>/`. The journal's chain is verified first (a broken
@@ -115,16 +119,12 @@ export async function backupJournal(options: JournalBackupOptions): Promise<Jour
     throw new JournalChainBrokenError(`event ${verdict.firstBad.seq}: ${verdict.firstBad.reason}`);
 
   const lines: string[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await journal.events({ afterSeq: after, limit: PAGE });
-    for (const event of page) lines.push(JSON.stringify(event));
-    if (page.length < PAGE) break;
-    after = page.at(-1)!.seq;
+  // The journal may grow during the dump: the header describes what was dumped.
+  let head = { seq: 0, hash: GENESIS_HASH };
+  for await (const event of eachEvent(journal)) {
+    lines.push(JSON.stringify(event));
+    head = { seq: event.seq, hash: event.hash };
   }
-  // The journal may have grown since verify(): the header describes what was dumped.
-  const last = lines.length ? (JSON.parse(lines.at(-1)!) as JournalEvent) : undefined;
-  const head = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
   const createdAt = (options.now?.() ?? new Date()).toISOString();
   const header: JournalBackupHeader = {
     format: 'syncjournal-journal-backup',
@@ -138,7 +138,7 @@ export async function backupJournal(options: JournalBackupOptions): Promise<Jour
   const text = `${JSON.stringify(header)}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
   const packed = await codec.encode(encodeUtf8(text));
   const stamp = createdAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const key = `${JOURNAL_BACKUP_PREFIX}${clientId}/journal-${stamp}-${head.seq}${'.ndjson'}${codec.extension}`;
+  const key = `${JOURNAL_BACKUP_PREFIX}${clientId}/journal-${stamp}-${head.seq}.ndjson${codec.extension}`;
   await store.put(key, packed, { sha256: hashOf(hasher, packed), ifNoneMatch: '*' });
 
   // Read it back: what the bucket holds must be the chain we dumped.
@@ -273,9 +273,14 @@ async function readIndex(
   store: ObjectStore,
   clientId: string,
 ): Promise<{ index: JournalBackupIndex; object?: RemoteObject }> {
-  const object = await store.head(indexKey(clientId));
-  if (!object) return { index: { clientId, backups: [] } };
-  const { body, object: read } = await store.get(indexKey(clientId));
+  let found: Awaited<ReturnType<ObjectStore['get']>>;
+  try {
+    found = await store.get(indexKey(clientId));
+  } catch (error) {
+    if (error instanceof NotFoundError) return { index: { clientId, backups: [] } };
+    throw error;
+  }
+  const { body, object: read } = found;
   const index = JSON.parse(decodeUtf8(await collectBytes(body))) as JournalBackupIndex;
   return { index, object: read };
 }

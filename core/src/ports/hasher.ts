@@ -28,6 +28,16 @@ export interface HashState {
 /** SHA-256 of nothing, the identity of an empty file. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+/** Hashes a stream of chunks (a file being read, an object being downloaded). */
+export async function hashStream(
+  hasher: Hasher,
+  source: AsyncIterable<Uint8Array>,
+): Promise<string> {
+  const state = hasher.create();
+  for await (const chunk of source) state.update(chunk);
+  return state.digest();
+}
+
 /** Hashes a whole value at once with a streaming {@link Hasher}. */
 export function hashOf(hasher: Hasher, ...parts: Array<Uint8Array | string>): string {
   const state = hasher.create();

@@ -33,6 +33,25 @@ export interface ListResult {
 }
 
 /**
+ * Every object of the store (or of the bucket as of `snapshot`), all pages. Unlike
+ * {@link listStore} a failed page throws: for callers that need the whole listing or
+ * nothing (rebuilding a base, checks).
+ */
+export async function listEveryObject(
+  store: ObjectStore,
+  options: { snapshot?: string } = {},
+): Promise<RemoteObject[]> {
+  const objects: RemoteObject[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.list(cursor, options);
+    objects.push(...page.objects);
+    cursor = page.next ?? undefined;
+  } while (cursor);
+  return objects;
+}
+
+/**
  * Lists the whole store, page by page. A page that fails ends the listing as
  * incomplete — never as empty — and keys after the last page seen are unknown, so
  * no delta says they were removed. Content hashes the store does not list are carried

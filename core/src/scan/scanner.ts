@@ -3,7 +3,7 @@ import type { ManifestRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
 import { comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
-import type { Hasher } from '../ports/hasher.js';
+import { type Hasher, hashStream } from '../ports/hasher.js';
 import type { FileStat, LocalTree } from '../ports/tree.js';
 import type { ReportError } from '../report.js';
 
@@ -145,9 +145,7 @@ async function hashStable(
       if (hasher.digestBytes && stat.size <= ONE_SHOT_LIMIT) {
         hash = await hasher.digestBytes(await collectBytes(tree.read(path)));
       } else {
-        const state = hasher.create();
-        for await (const chunk of tree.read(path)) state.update(chunk);
-        hash = state.digest();
+        hash = await hashStream(hasher, tree.read(path));
       }
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'read-failed';

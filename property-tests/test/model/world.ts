@@ -6,6 +6,7 @@ import {
   type Journal,
   type JournalEvent,
   type KeptCopy,
+  listEveryObject,
   type PairFilter,
   type PlanOp,
   RESERVED_PREFIX,
@@ -268,21 +269,11 @@ export class World {
    */
   async #checkSnapshot(report: RunReport): Promise<void> {
     const store = this.adapters.store.store;
-    const listed = async (snapshot?: string) => {
-      const out: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.list(cursor, snapshot === undefined ? {} : { snapshot });
-        // The client's snapshot marker is written just after the snapshot, by design.
-        out.push(
-          ...page.objects
-            .filter((o) => !o.key.startsWith(SNAPSHOT_MARKER_PREFIX))
-            .map((o) => `${o.key} ${o.etag}`),
-        );
-        cursor = page.next ?? undefined;
-      } while (cursor);
-      return out;
-    };
+    // The client's snapshot marker is written just after the snapshot, by design.
+    const listed = async (snapshot?: string) =>
+      (await listEveryObject(store, snapshot === undefined ? {} : { snapshot }))
+        .filter((o) => !o.key.startsWith(SNAPSHOT_MARKER_PREFIX))
+        .map((o) => `${o.key} ${o.etag}`);
     const [then, now] = [await listed(report.snapshot), await listed()];
     coverage.snapshots++;
     if (JSON.stringify(then) !== JSON.stringify(now)) {

@@ -1,4 +1,9 @@
-import { comparePaths, type ListingCompletedPayload, projectOf } from '@syncjournal/core';
+import {
+  comparePaths,
+  eachEvent,
+  type ListingCompletedPayload,
+  projectOf,
+} from '@syncjournal/core';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../open-pair.js';
@@ -185,13 +190,7 @@ export async function journalCommand(
     }
     if (action === 'export') {
       // One event per line (NDJSON), paged so a long journal never sits in memory.
-      let after = 0;
-      for (;;) {
-        const page = await journal.events({ afterSeq: after, limit: 5000 });
-        for (const event of page) output.out(JSON.stringify(event));
-        if (page.length < 5000) break;
-        after = page[page.length - 1]!.seq;
-      }
+      for await (const event of eachEvent(journal)) output.out(JSON.stringify(event));
       return EXIT.inSync;
     }
     throw new UsageError(`journal ${action}: use verify, rebuild, export, backup or restore.`);

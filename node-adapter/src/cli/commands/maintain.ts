@@ -7,6 +7,7 @@ import {
   resolveConflict,
   restoreFromSnapshot,
   restoreVersion,
+  runSnapshots,
   type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
@@ -93,11 +94,7 @@ export async function logCommand(
       text: e.text,
     }));
     // Runs of this pair that left a bucket snapshot: the path can be read as of each.
-    const snapshots: Array<{ run: number; snapshot: string }> = [];
-    for (const r of await journal.runs({ pairId: pair.id })) {
-      const snapshot = (await journal.report(r.run))?.report.snapshot;
-      if (snapshot !== undefined) snapshots.unshift({ run: r.run, snapshot });
-    }
+    const snapshots = (await runSnapshots(journal, { pairId: pair.id })).reverse();
     if (output.json) output.out(JSON.stringify({ pair: pair.id, path, entries, snapshots }));
     else if (entries.length === 0) output.out(`nothing recorded for ${path} in ${pair.local}`);
     else {

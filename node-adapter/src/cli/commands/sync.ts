@@ -8,6 +8,7 @@ import {
   type RunStatus,
   readSnapshotMarker,
   rebuildBaseFromSnapshot,
+  runSnapshots,
   type SafetyProfile,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
@@ -223,7 +224,6 @@ async function syncPair(
   }
 }
 
-/** Restores the client's newest journal backup from the remote, when it has one. */
 /** The newest snapshot any run on `remote` recorded in the journal (stores with snapshots). */
 async function lastSnapshotOf(
   journal: Journal,
@@ -231,12 +231,7 @@ async function lastSnapshotOf(
   store: ObjectStore,
 ): Promise<string | undefined> {
   if (!store.capabilities.snapshots) return undefined;
-  for (const run of await journal.runs()) {
-    if (run.remote !== remote) continue;
-    const snapshot = (await journal.report(run.run))?.report.snapshot;
-    if (snapshot !== undefined) return snapshot;
-  }
-  return undefined;
+  return (await runSnapshots(journal, { remote }))[0]?.snapshot;
 }
 
 /**
