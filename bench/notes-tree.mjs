@@ -71,11 +71,54 @@ export function makeNotesTree(dir, n, seed = 1) {
   return { files: written, folders: folders.size, bytes };
 }
 
-/** Every file under `dir`, as sorted paths relative to it. */
+/**
+ * Writes `n` media-like files (photos, audio, video: 1 MiB to `maxMiB` MiB, sizes spread
+ * log-uniformly, so most are small and a few are large) into `dir`, a few per folder.
+ * Bytes come from a seeded pool (incompressible, like media), each file from its own
+ * offsets, so the same seed gives the same tree. Returns { files, folders, bytes }.
+ */
+export function makeMediaTree(dir, n, seed = 1, maxMiB = 50) {
+  const rand = prng(seed);
+  const MiB = 2 ** 20;
+  const pool = new Uint8Array(64 * MiB);
+  const words = new Uint32Array(pool.buffer);
+  for (let i = 0; i < words.length; i++) words[i] = Math.floor(rand() * 2 ** 32);
+  const kinds = [
+    ['photos', '.jpg'],
+    ['audio', '.flac'],
+    ['video', '.mp4'],
+  ];
+  const folders = new Set();
+  let bytes = 0;
+  const base = 1.7e9;
+  for (let f = 0; f < n; f++) {
+    const [kind, ext] = kinds[f % kinds.length];
+    const folder = join(dir, kind, String(2019 + (f % 6)), `album-${Math.floor(f / 8)}`);
+    mkdirSync(folder, { recursive: true });
+    folders.add(folder);
+    const size = Math.round(MiB * Math.exp(rand() * Math.log(maxMiB)));
+    const file = join(folder, `${kind}-${f}${ext}`);
+    const chunks = [];
+    for (let left = size; left > 0; ) {
+      const take = Math.min(left, MiB);
+      const at = Math.floor(rand() * (pool.length - take));
+      chunks.push(pool.subarray(at, at + take));
+      left -= take;
+    }
+    writeFileSync(file, Buffer.concat(chunks));
+    const t = base + Math.floor(rand() * 3e7);
+    utimesSync(file, t, t);
+    bytes += size;
+  }
+  return { files: n, folders: folders.size, bytes };
+}
+
+/** Every file under `dir`, as sorted paths relative to it; a folder bucket's own `.syncjournal` is left out. */
 export function listFiles(dir) {
   const out = [];
   const walk = (d) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name === '.syncjournal') continue;
       if (e.isDirectory()) walk(join(d, e.name));
       else if (e.isFile()) out.push(relative(dir, join(d, e.name)));
     }
@@ -85,12 +128,13 @@ export function listFiles(dir) {
 }
 
 /**
- * Edits `pct` percent of the files under `dir`, chosen by `seed`: appends a line and sets
- * a newer mtime. Returns the touched paths (relative, sorted).
+ * Edits `pct` percent of the files under `dir` (leaving out the paths in `exclude`), chosen
+ * by `seed`: appends a line and sets a newer mtime. Returns the touched paths (relative, sorted).
  */
-export function touchPercent(dir, pct, seed = 2) {
+export function touchPercent(dir, pct, seed = 2, exclude = []) {
   const rand = prng(seed);
-  const files = listFiles(dir);
+  const skip = new Set(exclude);
+  const files = listFiles(dir).filter((path) => !skip.has(path));
   const count = Math.round((files.length * pct) / 100);
   // Partial Fisher–Yates: the first `count` entries become a seeded sample.
   for (let i = 0; i < count; i++) {

@@ -60,6 +60,8 @@ type Tx = Transaction<JournalDatabase>;
 
 /** Rows per bulk statement: one JSON parameter each, far below any size limit. */
 const CHUNK = 5000;
+/** Rows per page when reading a per-path projection (one JSON document each). */
+const PATH_PAGE = 20_000;
 /** Events per page when walking the whole log. */
 const PAGE = 10000;
 
@@ -306,12 +308,41 @@ export class PostgresJournal implements Journal {
     }
   }
 
-  async #readPaths<T extends 'manifest' | 'listing' | 'baseline'>(table: T, pairId: string) {
-    const { rows } = await sql<Record<string, unknown>>`
-      select * from ${sql.table(table)} where pair_id = ${pairId} order by path`.execute(
-      this.#open(),
-    );
-    const result = rows.map((r) => rowFromSql(table, r));
+  /**
+   * Every row of a per-path projection for a pair, in path order. Read as one text
+   * document per page of {@link PATH_PAGE} rows, a line per row and a tab between
+   * fields (COPY's text format): for 100k rows several times faster than row-by-row
+   * results or JSON, whose building and decoding dominate on PGlite.
+   */
+  async #readPaths<T extends 'manifest' | 'listing' | 'baseline'>(
+    table: T,
+    pairId: string,
+  ): Promise<ProjectionRows[T][]> {
+    const db = this.#open();
+    const columns = columnsOf(table);
+    const fields = sql.join(columns.map(([field, type]) => textField(columnName(field), type)));
+    const pathIndex = columns.findIndex(([field]) => field === 'path');
+    const result: ProjectionRows[T][] = [];
+    for (let after: string | undefined; ; ) {
+      const { rows } = await sql<{ page: string | null }>`
+        select string_agg(concat_ws(E'\\t', ${fields}), E'\\n' order by path) as page
+        from (select * from ${sql.table(table)}
+              where pair_id = ${pairId} ${after === undefined ? sql`` : sql`and path > ${after}`}
+              order by path limit ${PATH_PAGE}) p`.execute(db);
+      const page = rows[0]?.page;
+      if (page == null) break;
+      const lines = page.split('\n');
+      for (const line of lines) {
+        const values = line.split('\t');
+        const row: Record<string, unknown> = {};
+        columns.forEach(([field, type], i) => {
+          row[field] = fromText(type, values[i]!);
+        });
+        result.push(row as unknown as ProjectionRows[T]);
+      }
+      if (lines.length < PATH_PAGE) break;
+      after = fromText('text', lines.at(-1)!.split('\t')[pathIndex]!) as string;
+    }
     // The "C" collation is byte order, which is comparePaths' order; assert rather than trust.
     for (let i = 1; i < result.length; i++) {
       if (comparePaths(result[i - 1]!.path, result[i]!.path) >= 0) {
@@ -509,4 +540,37 @@ async function digestTables(
     out[table] = rows[0]!;
   }
   return out;
+}
+
+/**
+ * A column as text for {@link PostgresJournal.#readPaths}: NULL as `\N`, and in text
+ * backslash, tab and newline escaped as COPY does, so fields and rows split cleanly.
+ */
+function textField(column: string, type: SqlType): RawBuilder<unknown> {
+  const ref = sql.ref(column);
+  if (type === 'text') {
+    return sql`coalesce(replace(replace(replace(${ref}, '\\', '\\\\'), E'\\t', '\\t'), E'\\n', '\\n'), '\\N')`;
+  }
+  return sql`coalesce(${ref}::text, '\\N')`;
+}
+
+/** The value of a field written by {@link textField}. */
+function fromText(type: SqlType, field: string): unknown {
+  if (field === '\\N') return null;
+  switch (type) {
+    case 'text':
+      return field.includes('\\') ? field.replace(/\\(.)/g, unescapeText) : field;
+    case 'boolean':
+      return field === 'true';
+    case 'bigint':
+    case 'integer':
+    case 'double precision':
+      return Number(field);
+    default:
+      return fromSql(type, type === 'jsonb' ? JSON.parse(field) : field);
+  }
+}
+
+function unescapeText(_: string, c: string): string {
+  return c === 't' ? '\t' : c === 'n' ? '\n' : c;
 }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import type * as fsPromises from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BodySource } from '@syncjournal/core';
 import { SyncJournalError } from '@syncjournal/core';
 
@@ -34,6 +35,8 @@ export interface TempFile {
   path: string;
   size: number;
   sha256: string;
+  /** The file's stat once flushed; a rename keeps its inode, size and mtime. */
+  stats: Stats;
 }
 
 /** A fresh, unpredictable file name under `dir`. */
@@ -50,11 +53,11 @@ export async function writeTemp(
   tmpDir: string,
   body: BodySource | AsyncIterable<Uint8Array>,
 ): Promise<TempFile> {
-  await fs.mkdir(tmpDir, { recursive: true });
   const path = tempPath(tmpDir);
   const hash = createHash('sha256');
   let size = 0;
-  const handle = await fs.open(path, 'wx');
+  let stats: Stats;
+  const handle = await createInFolder(fs, path, () => fs.open(path, 'wx'));
   try {
     try {
       const chunks = body instanceof Uint8Array ? [body] : 'open' in body ? body.open() : body;
@@ -71,6 +74,7 @@ export async function writeTemp(
         );
       }
       await handle.sync();
+      stats = await handle.stat();
     } finally {
       await handle.close();
     }
@@ -78,7 +82,26 @@ export async function writeTemp(
     await removeQuietly(fs, path);
     throw error;
   }
-  return { path, size, sha256: hash.digest('hex') };
+  return { path, size, sha256: hash.digest('hex'), stats };
+}
+
+/**
+ * Runs `create` (which makes a file at `path`); when the folder it goes in is missing —
+ * on the first write, or after someone removed it — creates the folder and tries once
+ * more. Cheaper than making sure of the folder before every write.
+ */
+export async function createInFolder<T>(
+  fs: FolderStoreFs,
+  path: string,
+  create: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+    await fs.mkdir(dirname(path), { recursive: true });
+    return create();
+  }
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {

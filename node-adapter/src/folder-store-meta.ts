@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { RemoteObject } from '@syncjournal/core';
-import { type FolderStoreFs, isErrno, removeQuietly, tempPath } from './folder-store-io.js';
+import {
+  createInFolder,
+  type FolderStoreFs,
+  isErrno,
+  removeQuietly,
+  tempPath,
+} from './folder-store-io.js';
 
 /**
  * What a put recorded about an object, next to the data file's identity at that time.
@@ -55,6 +61,32 @@ export async function readSidecar(
     if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
     throw error;
   }
+  return sidecarOf(text, key);
+}
+
+/** The blocking calls a listing may use instead of a round trip to the threadpool per file. */
+export type FolderStoreSyncFs = Pick<
+  typeof import('node:fs'),
+  'lstatSync' | 'readFileSync' | 'statSync' | 'readdirSync'
+>;
+
+/** {@link readSidecar} with blocking reads: a sidecar is a few hundred bytes. */
+export function readSidecarSync(
+  fs: FolderStoreSyncFs,
+  metaDir: string,
+  key: string,
+): Sidecar | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(sidecarPath(metaDir, key), 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw error;
+  }
+  return sidecarOf(text, key);
+}
+
+function sidecarOf(text: string, key: string): Sidecar | undefined {
   const parsed = parseSidecar(text);
   return parsed?.key === key ? parsed : undefined;
 }
@@ -88,10 +120,11 @@ export async function writeSidecar(
 ): Promise<void> {
   const target = sidecarPath(metaDir, sidecar.key);
   const temp = tempPath(tmpDir);
-  await fs.writeFile(temp, `${JSON.stringify(sidecar)}\n`, { flag: 'wx' });
+  await createInFolder(fs, temp, () =>
+    fs.writeFile(temp, `${JSON.stringify(sidecar)}\n`, { flag: 'wx' }),
+  );
   try {
-    await fs.mkdir(dirname(target), { recursive: true });
-    await fs.rename(temp, target);
+    await createInFolder(fs, target, () => fs.rename(temp, target));
   } catch (error) {
     await removeQuietly(fs, temp);
     throw error;

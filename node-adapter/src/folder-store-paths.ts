@@ -19,7 +19,52 @@ export async function currentFile(
   root: string,
   key: string,
 ): Promise<Stats | undefined> {
-  if (isReservedKey(key)) return undefined;
+  return (await inspectKey(fs, root, key)).stats;
+}
+
+/**
+ * {@link currentFile}, and whether every folder above `key` already exists as a real
+ * folder (so a write need not create any). `root` must have its links resolved.
+ */
+export async function inspectKey(
+  fs: FolderStoreFs,
+  root: string,
+  key: string,
+): Promise<{ stats: Stats | undefined; parentsReady: boolean }> {
+  if (isReservedKey(key)) return { stats: undefined, parentsReady: false };
+  const parents = key.split('/').slice(0, -1);
+  if (parents.length > 0 && (await resolvesToItself(fs, join(root, ...parents)))) {
+    // Every level above is a folder and none is a link: only the file itself is left to look at.
+    const stats = await lstatOrMissing(fs, dataPath(root, key));
+    return { stats: stats?.isFile() ? stats : undefined, parentsReady: true };
+  }
+  return { stats: await walkToFile(fs, root, key), parentsReady: false };
+}
+
+/** True when resolving every link in `dir` gives `dir` back: one call instead of an lstat per level. */
+async function resolvesToItself(fs: FolderStoreFs, dir: string): Promise<boolean> {
+  try {
+    return (await fs.realpath(dir)) === dir;
+  } catch {
+    return false; // missing, or a file on the way: the level-by-level walk says which
+  }
+}
+
+async function lstatOrMissing(fs: FolderStoreFs, path: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(path);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw error;
+  }
+}
+
+/** Looks at each level of `key` with lstat, so a link or a file on the way is seen. */
+async function walkToFile(
+  fs: FolderStoreFs,
+  root: string,
+  key: string,
+): Promise<Stats | undefined> {
   const parts = key.split('/');
   let path = root;
   for (const [i, part] of parts.entries()) {

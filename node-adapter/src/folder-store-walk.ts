@@ -67,16 +67,21 @@ export async function keysAfter(
   cursor: string | undefined,
   limit: number,
   cache: DirCache,
+  syncFs?: WalkSyncFs,
 ): Promise<WalkedKey[]> {
   if (cursor === undefined) cache.clear();
   const out: WalkedKey[] = [];
-  await walk({ fs, cursor, limit, out, cache }, root, '');
+  await walk({ fs, syncFs, cursor, limit, out, cache }, root, '');
   cache.endPage();
   return out;
 }
 
+/** Blocking directory calls a walk may use on the real filesystem. */
+export type WalkSyncFs = Pick<typeof import('node:fs'), 'statSync' | 'readdirSync'>;
+
 interface Walk {
   fs: FolderStoreFs;
+  syncFs: WalkSyncFs | undefined;
   cursor: string | undefined;
   limit: number;
   out: WalkedKey[];
@@ -136,14 +141,17 @@ async function sortedDir(state: Walk, dir: string, prefix: string): Promise<Sort
   try {
     const readAt = Date.now();
     // Stat before reading: a change in between shows as a newer mtime next time.
-    const stats = await fs.stat(dir);
+    const stats = state.syncFs ? state.syncFs.statSync(dir) : await fs.stat(dir);
     const cached = cache.get(dir, stats);
     if (cached) {
       cache.use(dir, cached, readAt);
       return cached;
     }
     const items: SortedDir['items'] = [];
-    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const entries = state.syncFs
+      ? state.syncFs.readdirSync(dir, { withFileTypes: true })
+      : await fs.readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
       if (entry.name.includes('\\')) continue;
       if (prefix === `${STORE_DIR}/` && RESERVED_SUBDIRS.includes(entry.name)) continue;
       if (entry.isDirectory())

@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import * as nodeSyncFs from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,10 @@ import { BucketWriteLock } from './folder-store-lock.js';
 import {
   contentEtag,
   type FileIdentity,
+  type FolderStoreSyncFs,
   objectOf,
   readSidecar,
+  readSidecarSync,
   removeSidecar,
   type Sidecar,
   writeSidecar,
@@ -36,6 +39,7 @@ import {
 import {
   currentFile,
   dataPath,
+  inspectKey,
   keyConflict,
   makeParents,
   pruneEmptyParents,
@@ -93,6 +97,8 @@ export class FolderStore implements ObjectStore {
   readonly #tmpDir: string;
   readonly #lock: BucketWriteLock;
   readonly #dirs = new DirCache();
+  /** Blocking calls for listings, on the real filesystem only (tests inject faults through `fs`). */
+  readonly #syncFs: FolderStoreSyncFs | undefined;
 
   private constructor(
     /** The bucket folder, as an absolute path with symbolic links resolved. */
@@ -101,6 +107,7 @@ export class FolderStore implements ObjectStore {
     fs: FolderStoreFs,
   ) {
     this.#fs = fs;
+    this.#syncFs = options.fs === undefined ? nodeSyncFs : undefined;
     this.#pageSize = options.pageSize ?? 1000;
     if (!(this.#pageSize >= 1)) throw new RangeError('pageSize must be at least 1');
     this.#metaDir = join(root, STORE_DIR, 'meta');
@@ -147,9 +154,34 @@ export class FolderStore implements ObjectStore {
 
   /** One page of keys after `cursor` (the last key of the previous page). */
   async list(cursor?: string): Promise<ListPage> {
-    const found = await keysAfter(this.#fs, this.root, cursor, this.#pageSize + 1, this.#dirs);
+    const found = await keysAfter(
+      this.#fs,
+      this.root,
+      cursor,
+      this.#pageSize + 1,
+      this.#dirs,
+      this.#syncFs,
+    );
     const page = found.slice(0, this.#pageSize);
     const next = found.length > this.#pageSize ? (page.at(-1)?.key ?? null) : null;
+    if (this.#syncFs) {
+      // Blocking calls: two syscalls per object instead of five threadpool round trips
+      // (lstat, then open/stat/read/close of the sidecar) — about ten times faster on a
+      // large listing, holding the event loop for a few milliseconds per page.
+      const sync = this.#syncFs;
+      const objects = page.map(({ key, path }) => {
+        let stats: Stats;
+        try {
+          stats = sync.lstatSync(path);
+        } catch (error) {
+          if (isVanished(error)) return undefined;
+          throw error;
+        }
+        if (!stats.isFile()) return undefined;
+        return objectOf(key, stats, readSidecarSync(sync, this.#metaDir, key));
+      });
+      return { objects: objects.filter((o) => o !== undefined), next };
+    }
     const objects = await mapLimit(page, 16, async ({ key, path }) => {
       let stats: Stats;
       try {
@@ -202,6 +234,7 @@ export class FolderStore implements ObjectStore {
   async put(key: string, body: BodySource, options: PutOptions): Promise<RemoteObject> {
     assertWritableKey(key);
     const temp = await writeTemp(this.#fs, this.#tmpDir, body);
+    let landed = false;
     try {
       if (temp.sha256 !== options.sha256.toLowerCase()) {
         throw new SyncJournalError(
@@ -212,21 +245,22 @@ export class FolderStore implements ObjectStore {
         );
       }
       const object = await this.#lock.run(async () => {
-        await this.#checkConditions(key, options);
-        return this.#landTemp(key, temp);
+        const { parentsReady } = await this.#checkConditions(key, options);
+        return this.#landTemp(key, temp, parentsReady);
       });
-      // Outside the lock: other writers need not wait for this flush.
-      await syncDir(this.#fs, dirname(dataPath(this.root, key)));
+      landed = true;
+      // Outside the lock: other writers need not wait for the record or the flush.
+      await this.#recordLanded(key, temp);
       return object;
     } finally {
-      await removeQuietly(this.#fs, temp.path);
+      if (!landed) await removeQuietly(this.#fs, temp.path);
     }
   }
 
   async delete(key: string, options: { ifMatch?: string } = {}): Promise<{ versionId?: string }> {
     assertWritableKey(key);
     await this.#lock.run(async () => {
-      const current = await this.#checkConditions(key, { ifMatch: options.ifMatch });
+      const { current } = await this.#checkConditions(key, { ifMatch: options.ifMatch });
       if (current) await removeQuietly(this.#fs, dataPath(this.root, key));
       await removeSidecar(this.#fs, this.#metaDir, key);
       if (current) await pruneEmptyParents(this.#fs, this.root, key);
@@ -241,6 +275,7 @@ export class FolderStore implements ObjectStore {
     const handle = (await currentFile(this.#fs, this.root, from)) && (await this.#openFile(from));
     if (!handle) throw new NotFoundError(`The object ${from}`, { key: from });
     let temp: TempFile;
+    let landed = false;
     try {
       temp = await writeTemp(this.#fs, this.#tmpDir, readChunks(handle));
     } finally {
@@ -248,10 +283,11 @@ export class FolderStore implements ObjectStore {
     }
     try {
       const object = await this.#lock.run(() => this.#landTemp(to, temp));
-      await syncDir(this.#fs, dirname(dataPath(this.root, to)));
+      landed = true;
+      await this.#recordLanded(to, temp);
       return object;
     } finally {
-      await removeQuietly(this.#fs, temp.path);
+      if (!landed) await removeQuietly(this.#fs, temp.path);
     }
   }
 
@@ -287,13 +323,21 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  /** Checks `ifNoneMatch`/`ifMatch` against the object now; call holding the lock. */
+  /**
+   * Checks `ifNoneMatch`/`ifMatch` against the object now; call holding the lock.
+   * Also says whether the folders above the key are all in place already.
+   */
   async #checkConditions(
     key: string,
     options: { ifMatch?: string | undefined; ifNoneMatch?: '*' | undefined },
-  ): Promise<RemoteObject | undefined> {
-    const stats = await currentFile(this.#fs, this.root, key);
-    const current = stats && objectOf(key, stats, await readSidecar(this.#fs, this.#metaDir, key));
+  ): Promise<{ current: RemoteObject | undefined; parentsReady: boolean }> {
+    const { stats, parentsReady } = await inspectKey(this.#fs, this.root, key);
+    // Only an ETag comparison needs the sidecar; the other conditions ask whether the file exists.
+    const sidecar =
+      stats && options.ifMatch !== undefined
+        ? await readSidecar(this.#fs, this.#metaDir, key)
+        : undefined;
+    const current = stats && objectOf(key, stats, sidecar);
     if (options.ifNoneMatch === '*' && current) {
       throw new PreconditionFailedError('remote', key, 'an object already exists');
     }
@@ -307,13 +351,17 @@ export class FolderStore implements ObjectStore {
         );
       }
     }
-    return current;
+    return { current, parentsReady };
   }
 
-  /** Renames a verified temp file to `key` and records its sidecar; call holding the lock. */
-  async #landTemp(key: string, temp: TempFile): Promise<RemoteObject> {
+  /**
+   * Renames a verified temp file to `key`; call holding the lock. The sidecar is written
+   * after the lock is released ({@link FolderStore.#recordLanded}): until then the object
+   * reads with a stat ETag and no SHA-256, as a hand-copied file does — never as wrong.
+   */
+  async #landTemp(key: string, temp: TempFile, parentsReady = false): Promise<RemoteObject> {
     const target = dataPath(this.root, key);
-    await makeParents(this.#fs, this.root, key);
+    if (!parentsReady) await makeParents(this.#fs, this.root, key);
     try {
       await this.#fs.rename(temp.path, target);
     } catch (error) {
@@ -323,18 +371,30 @@ export class FolderStore implements ObjectStore {
       if (isErrno(error, 'ENOTDIR')) throw keyConflict(key, 'a file is where a folder is needed');
       throw error;
     }
-    const stats = await this.#fs.lstat(target);
-    const sidecar: Sidecar = {
-      key,
-      sha256: temp.sha256,
-      etag: contentEtag(temp.sha256),
-      size: stats.size,
-      mtimeMs: stats.mtimeMs,
-      ino: stats.ino,
-    };
-    await writeSidecar(this.#fs, this.#metaDir, this.#tmpDir, sidecar);
-    return objectOf(key, stats, sidecar);
+    return objectOf(key, temp.stats, landedSidecar(key, temp));
   }
+
+  /**
+   * Records what was written to `key` in its sidecar and flushes the folder it landed
+   * in. A sidecar names the data file's inode, so one that lands after another writer
+   * replaced the file is stale on arrival and ignored.
+   */
+  async #recordLanded(key: string, temp: TempFile): Promise<void> {
+    await writeSidecar(this.#fs, this.#metaDir, this.#tmpDir, landedSidecar(key, temp));
+    await syncDir(this.#fs, dirname(dataPath(this.root, key)));
+  }
+}
+
+/** The sidecar of a temp file renamed to `key` (the rename kept its inode, size and mtime). */
+function landedSidecar(key: string, temp: TempFile): Sidecar {
+  return {
+    key,
+    sha256: temp.sha256,
+    etag: contentEtag(temp.sha256),
+    size: temp.stats.size,
+    mtimeMs: temp.stats.mtimeMs,
+    ino: temp.stats.ino,
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import * as fsSync from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
@@ -85,6 +85,11 @@ export interface NodeFs {
   rmdir(path: string): Promise<void>;
   utimes(path: string, atime: number, mtime: number): Promise<void>;
   copyFile(from: string, to: string, mode?: number): Promise<void>;
+  /**
+   * Resolves links in a path. Optional: with it, checking a file's parents costs one
+   * call instead of one `lstat` per level.
+   */
+  realpath?(path: string): Promise<string | Uint8Array>;
 }
 
 /** Options of {@link NodeTree} and {@link NodeTree.open}. */
@@ -136,6 +141,8 @@ registerErrorClass('TreeRootMissingError', TreeRootMissingError);
 /** Names of atomic-write temp files: never walked, never accepted as tree paths. */
 const TEMP_PREFIX = '.syncjournal-tmp-';
 const CHUNK_SIZE = 64 * 1024;
+/** How many files' lstats the walk keeps in flight ahead of the one it reports. */
+const STAT_AHEAD = 32;
 const BIGINT = { bigint: true } as const;
 const DIRENTS = { withFileTypes: true } as const;
 /** An odd second plus 1 ms, so each coarser clock (1 s, 2 s) reads it back differently. */
@@ -160,6 +167,16 @@ export class NodeTree implements LocalTree {
   readonly timestampGranularityMs: number;
   readonly #fs: NodeFs;
   #nextTrash = 1;
+  /**
+   * Blocking lstat and readdir for the walk, on the real filesystem only: one syscall per
+   * entry instead of a threadpool round trip each, several times faster on a large tree
+   * (memfs and fault-injecting wrappers go async).
+   */
+  readonly #sync:
+    | { lstat(path: string): NodeFsStats; readdir(path: string): NodeFsDirent[] }
+    | undefined;
+  /** The root with links resolved, for the one-call parent check; found when first needed. */
+  #realRoot: Promise<string | undefined> | undefined;
 
   /** A tree with the given (not probed) properties; prefer {@link NodeTree.open}. */
   constructor(options: NodeTreeOptions) {
@@ -167,6 +184,13 @@ export class NodeTree implements LocalTree {
     this.trashDir = resolve(options.trashDir);
     refuseNesting(this.root, this.trashDir);
     this.#fs = options.fs ?? fsPromises;
+    this.#sync =
+      this.#fs === fsPromises
+        ? {
+            lstat: (path) => fsSync.lstatSync(path, BIGINT),
+            readdir: (path) => fsSync.readdirSync(path, DIRENTS),
+          }
+        : undefined;
     this.caseInsensitive = options.caseInsensitive ?? false;
     this.timestampGranularityMs = options.timestampGranularityMs ?? 1;
   }
@@ -350,10 +374,23 @@ export class NodeTree implements LocalTree {
       if (kind !== 'gone') sorted.push({ key: kind === 'dir' ? `${name}/` : name, path, kind });
     }
     sorted.sort((a, b) => comparePaths(a.key, b.key));
-    for (const { path, kind } of sorted) {
+    // The files' lstats are started a window ahead of the walk, so the threadpool works on
+    // several at once instead of one round trip after another; items still come in order.
+    // Each is a true look at the file at some moment during the scan, as a sequential one is.
+    const ahead = new Map<number, Promise<WalkItem | undefined>>();
+    let started = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      for (; started < Math.min(sorted.length, i + STAT_AHEAD); started++) {
+        const next = sorted[started]!;
+        if (next.kind === 'file') ahead.set(started, this.#statFile(next.path));
+      }
+      const { path, kind } = sorted[i]!;
       if (kind === 'dir') yield* this.#walkDir(path);
-      else if (kind === 'file') yield* this.#walkFile(path);
-      else if (kind === 'symlink' || kind === 'special' || kind === 'name') {
+      else if (kind === 'file') {
+        const item = await ahead.get(i);
+        ahead.delete(i);
+        if (item) yield item;
+      } else if (kind === 'symlink' || kind === 'special' || kind === 'name') {
         yield { kind: 'skipped', path, reason: kind };
       } else if (kind !== 'gone' && kind !== 'unknown') {
         yield { kind: 'unreadable', path, code: kind.code, message: kind.message };
@@ -374,7 +411,7 @@ export class NodeTree implements LocalTree {
     }
     let entries: Array<NodeFsDirent | string | Uint8Array>;
     try {
-      entries = await this.#fs.readdir(abs, DIRENTS);
+      entries = this.#sync ? this.#sync.readdir(abs) : await this.#fs.readdir(abs, DIRENTS);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return;
       yield unreadable(path, errorInfo(error));
@@ -383,28 +420,29 @@ export class NodeTree implements LocalTree {
     yield* this.#walkEntries(path, entries);
   }
 
-  async *#walkFile(path: string): AsyncGenerator<WalkItem> {
+  /** What the walk reports for a file entry; never rejects (errors become items). */
+  async #statFile(path: string): Promise<WalkItem | undefined> {
     let stats: NodeFsStats;
     try {
-      stats = await this.#fs.lstat(join(this.root, path), BIGINT);
+      const abs = join(this.root, path);
+      stats = this.#sync ? this.#sync.lstat(abs) : await this.#fs.lstat(abs, BIGINT);
     } catch (error) {
       if (isErrno(error, 'ENOENT') && path.includes('\uFFFD')) {
         // A name that is not valid UTF-8 cannot be named back through a string path.
-        yield { kind: 'skipped', path, reason: 'name' };
-      } else if (!isErrno(error, 'ENOENT', 'ENOTDIR')) {
-        yield unreadable(path, errorInfo(error));
+        return { kind: 'skipped', path, reason: 'name' };
       }
-      return;
+      return isErrno(error, 'ENOENT', 'ENOTDIR') ? undefined : unreadable(path, errorInfo(error));
     }
-    if (stats.isFile()) yield { kind: 'file', path, ...fileStatOf(stats) };
-    else if (stats.isSymbolicLink()) yield { kind: 'skipped', path, reason: 'symlink' };
-    else if (stats.isDirectory()) yield unreadable(path, changedError(path));
-    else yield { kind: 'skipped', path, reason: 'special' };
+    if (stats.isFile()) return { kind: 'file', path, ...fileStatOf(stats) };
+    if (stats.isSymbolicLink()) return { kind: 'skipped', path, reason: 'symlink' };
+    if (stats.isDirectory()) return unreadable(path, changedError(path));
+    return { kind: 'skipped', path, reason: 'special' };
   }
 
   async #lstatKind(path: string): Promise<EntryKind> {
     try {
-      return statsKind(await this.#fs.lstat(join(this.root, path), BIGINT));
+      const abs = join(this.root, path);
+      return statsKind(this.#sync ? this.#sync.lstat(abs) : await this.#fs.lstat(abs, BIGINT));
     } catch (error) {
       if (!isErrno(error, 'ENOENT', 'ENOTDIR')) return errorInfo(error);
       return path.includes('\uFFFD') ? 'name' : 'gone';
@@ -426,6 +464,7 @@ export class NodeTree implements LocalTree {
    * `blocked` when one is not a directory.
    */
   async #checkParents(path: string): Promise<'ok' | 'missing' | 'blocked'> {
+    if (await this.#parentsResolveToThemselves(path)) return 'ok';
     for (const parent of ancestorsOf(path)) {
       const stats = await lstatOrUndefined(this.#fs, join(this.root, parent));
       if (!stats) return 'missing';
@@ -435,6 +474,33 @@ export class NodeTree implements LocalTree {
       if (!stats.isDirectory()) return 'blocked';
     }
     return 'ok';
+  }
+
+  /**
+   * The fast path of {@link NodeTree.#checkParents}: when resolving every link in the
+   * parent folder gives back the same folder under the (resolved) root, each parent is
+   * a folder and none is a link — one call instead of an `lstat` per level. Anything
+   * else (a link, a missing folder, a file, a case-folding filesystem spelling the name
+   * differently) returns false and the caller looks level by level for the precise answer.
+   */
+  async #parentsResolveToThemselves(path: string): Promise<boolean> {
+    const parent = parentOf(path);
+    const realpath = this.#fs.realpath?.bind(this.#fs);
+    if (parent === '' || !realpath) return false;
+    this.#realRoot ??= realpath(this.root).then(
+      (real) => (typeof real === 'string' ? real : undefined),
+      () => undefined,
+    );
+    const realRoot = await this.#realRoot;
+    if (realRoot === undefined) {
+      this.#realRoot = undefined; // the root may be mounted again later
+      return false;
+    }
+    try {
+      return (await realpath(join(this.root, parent))) === join(realRoot, parent);
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -908,7 +974,7 @@ async function copyPreserving(
   to: string,
   source: NodeFsStats,
 ): Promise<void> {
-  await fs.copyFile(from, to, constants.COPYFILE_EXCL);
+  await fs.copyFile(from, to, fsSync.constants.COPYFILE_EXCL);
   const mtime = toSeconds(fileStatOf(source).mtimeMs);
   await fs.utimes(to, mtime, mtime);
 }

@@ -48,20 +48,18 @@ function refuseUnsupported(request: S3Request, names: readonly string[]): void {
  * clients (base64 of the last key listed). The document's element order is AWS's.
  */
 export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
-  refuseUnsupported(request, [
-    'delimiter',
-    'encoding-type',
-    'fetch-owner',
-    'optional-object-attributes',
-  ]);
+  refuseUnsupported(request, ['encoding-type', 'fetch-owner', 'optional-object-attributes']);
   const prefix = request.query.get('prefix') ?? '';
+  const delimiter = request.query.get('delimiter') || undefined;
   const startAfter = request.query.get('start-after');
   const token = request.query.get('continuation-token');
   const limit = maxKeys(request);
   let after = startAfter;
+  // A page that ended on a common prefix continues after every key under it.
+  let skipUnder: string | undefined;
   if (token !== undefined) {
     const decoded = Buffer.from(token, 'base64').toString('utf8');
-    if (!decoded.startsWith('k:')) {
+    if (!decoded.startsWith('k:') && !decoded.startsWith('p:')) {
       throw errors.invalidArgument(
         'The continuation token provided is incorrect',
         'continuation-token',
@@ -69,43 +67,72 @@ export function listObjectsV2(request: S3Request, bucket: TestBucket): Reply {
       );
     }
     after = decoded.slice(2);
+    if (decoded.startsWith('p:')) skipUnder = after;
   }
   const snapshot = header(request, SNAPSHOT_VERSION_HEADER);
   const view = snapshot === undefined ? bucket : snapshotView(bucket, snapshot);
   const keys = view
     .keys()
     .filter(
-      (key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0),
+      (key) =>
+        key.startsWith(prefix) &&
+        (after === undefined || compareKeys(key, after) > 0) &&
+        (skipUnder === undefined || !key.startsWith(skipUnder)),
     );
-  const page = keys.slice(0, limit);
-  const truncated = keys.length > page.length;
-  const last = page.at(-1);
-  const contents = page.map((key) => {
-    const object = view.current(key) as StoredVersion;
-    return el('Contents', [
-      el('Key', key),
-      el('LastModified', object.lastModified.toISOString()),
-      el('ETag', object.etag ?? ''),
-      ...(object.checksumSha256
-        ? [el('ChecksumAlgorithm', 'SHA256'), el('ChecksumType', 'FULL_OBJECT')]
-        : []),
-      el('Size', object.data?.byteLength ?? 0),
-      el('StorageClass', 'STANDARD'),
-    ]);
+  // With a delimiter, keys that continue past it after the prefix roll up into one
+  // common prefix each; keys sharing a prefix sort together, so each rolls up once.
+  const entries: Array<{ key: string } | { commonPrefix: string }> = [];
+  let truncated = false;
+  for (const key of keys) {
+    const at = delimiter === undefined ? -1 : key.indexOf(delimiter, prefix.length);
+    const commonPrefix = at < 0 ? undefined : key.slice(0, at + delimiter!.length);
+    const previous = entries.at(-1);
+    if (commonPrefix !== undefined && previous && 'commonPrefix' in previous) {
+      if (previous.commonPrefix === commonPrefix) continue;
+    }
+    if (entries.length === limit) {
+      truncated = true;
+      break;
+    }
+    entries.push(commonPrefix === undefined ? { key } : { commonPrefix });
+  }
+  const last = entries.at(-1);
+  const nextToken =
+    last === undefined ? undefined : 'key' in last ? `k:${last.key}` : `p:${last.commonPrefix}`;
+  const contents = entries.flatMap((entry) => {
+    if (!('key' in entry)) return [];
+    const object = view.current(entry.key) as StoredVersion;
+    return [
+      el('Contents', [
+        el('Key', entry.key),
+        el('LastModified', object.lastModified.toISOString()),
+        el('ETag', object.etag ?? ''),
+        ...(object.checksumSha256
+          ? [el('ChecksumAlgorithm', 'SHA256'), el('ChecksumType', 'FULL_OBJECT')]
+          : []),
+        el('Size', object.data?.byteLength ?? 0),
+        el('StorageClass', 'STANDARD'),
+      ]),
+    ];
   });
+  const commonPrefixes = entries.flatMap((entry) =>
+    'commonPrefix' in entry ? [el('CommonPrefixes', [el('Prefix', entry.commonPrefix)])] : [],
+  );
   return xmlReply(
     xmlDocument('ListBucketResult', [
       el('Name', bucket.name),
       el('Prefix', prefix),
+      ...optional('Delimiter', delimiter),
       ...optional('StartAfter', startAfter),
       ...optional('ContinuationToken', token),
-      ...(truncated && last !== undefined
-        ? [el('NextContinuationToken', Buffer.from(`k:${last}`).toString('base64'))]
+      ...(truncated && nextToken !== undefined
+        ? [el('NextContinuationToken', Buffer.from(nextToken).toString('base64'))]
         : []),
-      el('KeyCount', page.length),
+      el('KeyCount', entries.length),
       el('MaxKeys', limit),
       el('IsTruncated', truncated),
       ...contents,
+      ...commonPrefixes,
     ]),
   );
 }

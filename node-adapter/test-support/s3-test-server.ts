@@ -106,8 +106,8 @@ export interface S3TestServer {
 /**
  * A small S3-compatible server on `node:http`, bound to 127.0.0.1, holding buckets in
  * memory. It implements what `S3Store` uses, as AWS documents it: path-style requests;
- * CreateBucket, HeadBucket; ListObjectsV2 (prefix, continuation-token, max-keys,
- * start-after); HeadObject/GetObject (with versionId); PutObject with user metadata,
+ * CreateBucket, HeadBucket; ListObjectsV2 (prefix, delimiter, continuation-token,
+ * max-keys, start-after); HeadObject/GetObject (with versionId); PutObject with user metadata,
  * verified checksums and the `If-None-Match`/`If-Match` conditions (412, 404 for
  * `If-Match` on a missing key, 409 when another write to the key landed meanwhile);
  * DeleteObject (with `If-Match` and versionId); CopyObject; Get/PutBucketVersioning,
@@ -116,7 +116,7 @@ export interface S3TestServer {
  *
  * SigV4: the `Authorization` header is accepted without checking the signature (any
  * credentials, or none, are let in); only the payload hash `x-amz-content-sha256` is
- * verified. Whatever else S3 offers (ranges, delimiters, tagging, aws-chunked bodies,
+ * verified. Whatever else S3 offers (ranges, delimiters on version listings, tagging, aws-chunked bodies,
  * conditional reads…) is answered 501 NotImplemented, so a client that starts relying
  * on it fails loudly here rather than passing against a lenient fake.
  */

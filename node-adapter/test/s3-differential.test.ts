@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { comparePaths, type RemoteObject } from '@syncjournal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../src/s3-store.js';
@@ -222,6 +222,52 @@ describe('S3Store against s3rver and the S3 test server: the same script, the sa
     expect(fromServer.steps).toHaveLength(
       KEYS.length * 3 + 1 + 6 + 1 + 12 + COPIES.length * 2 + 1 + 4 + 1,
     );
+  });
+
+  it('rolls keys up into common prefixes with a delimiter, and pages through them as AWS does', async () => {
+    const keys = ['a.md', 'd/1.md', 'd/2.md', 'd/e/3.md', 'f.md', 'g/4.md', 'h.md'];
+    for (const client of [s3rverClient, serverClient]) {
+      for (const key of keys) {
+        await client.send(
+          new PutObjectCommand({ Bucket: 'diff', Key: `delim/${key}`, Body: bytes(key) }),
+        );
+      }
+    }
+    const listAll = async (client: S3Client, maxKeys: number) => {
+      const pages: { keys: string[]; prefixes: string[] }[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: 'diff',
+            Prefix: 'delim/',
+            Delimiter: '/',
+            MaxKeys: maxKeys,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+        pages.push({
+          keys: (page.Contents ?? []).map((o) => o.Key!),
+          prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        });
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return pages;
+    };
+    // One page: both servers agree.
+    const whole = {
+      keys: ['delim/a.md', 'delim/f.md', 'delim/h.md'],
+      prefixes: ['delim/d/', 'delim/g/'],
+    };
+    expect(await listAll(s3rverClient, 1000)).toEqual([whole]);
+    expect(await listAll(serverClient, 1000)).toEqual([whole]);
+    // Pages of two: AWS counts a common prefix as one entry toward max-keys and never
+    // repeats it on a later page (s3rver's listing does not page prefixes; not compared).
+    expect(await listAll(serverClient, 2)).toEqual([
+      { keys: ['delim/a.md'], prefixes: ['delim/d/'] },
+      { keys: ['delim/f.md'], prefixes: ['delim/g/'] },
+      { keys: ['delim/h.md'], prefixes: [] },
+    ]);
   });
 
   describe('where s3rver differs (pinned, so a change shows)', () => {
