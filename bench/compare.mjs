@@ -233,7 +233,9 @@ try {
   mkdirSync(profileDir, { recursive: true });
   const trees = [
     ...SIZES.map((n) => ({ name: `notes-${n}`, kind: 'notes', files: n })),
-    ...(MEDIA_FILES > 0 ? [{ name: 'media', kind: 'media', files: MEDIA_FILES }] : []),
+    ...(MEDIA_FILES > 0
+      ? [{ name: 'media', kind: 'media', files: MEDIA_FILES, maxMiB: MEDIA_MAX_MIB }]
+      : []),
   ];
   for (const tree of trees) {
     const seed = join(root, `${tree.name}-seed`);
