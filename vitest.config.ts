@@ -48,7 +48,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'node',
-          include: ['node-adapter/test/**/*.test.ts'],
+          include: ['node-adapter/test/**/*.test.ts', 'bench/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -153,10 +153,10 @@ export function renderComparison(r) {
     'Each tool syncs its own `cp -a` copy of the same seeded tree (bench/notes-tree.mjs) to an empty remote,',
     'runs again with nothing changed, then again after the same 1% of files were edited locally and',
     'another 1% remotely (local edits only for S3 remotes). Every run is one child process under GNU time;',
-    `trees below 100k files are synced ${r.repeats} times on fresh copies (medians shown), the tools taking turns to go first;`,
+    `trees below 100k files are synced ${r.repeats} time${r.repeats === 1 ? '' : 's'} on fresh copies (medians shown), the tools taking turns to go first;`,
     'larger trees and the media tree once. "Bytes moved": syncjournal\'s report; for the others, the bytes of',
     'the files each run created or replaced on either side (rclone → S3: not measured). "Written to disk": what',
-    'the process wrote to the block device (GNU time\'s %O), which counts journals, sidecars, temp files and',
+    "the process wrote to the block device (GNU time's %O), which counts journals, sidecars, temp files and",
     'flushes. "Journal": syncjournal\'s journal folder after the run (`du -sb`). Ratios are syncjournal ÷ peer,',
     'from the same run.',
     '',
@@ -176,7 +176,7 @@ export function renderComparison(r) {
     );
     const f = watched.fixed;
     lines.push(
-      `Fixed costs of every syncjournal run, measured alongside: starting the CLI (\`--version\`) ${fmtMs(f.start)}; opening an existing journal (\`status\`) ${fmtMs(f.open)}; creating a new one (\`status\` on a new state dir, as a first sync does) ${fmtMs(f.create)}.`,
+      `Fixed costs of every syncjournal run, measured alongside: starting the CLI (\`--version\`) ${fmtMs(f.start)}; opening an existing journal (\`status\`) ${fmtMs(f.open)}; creating a new one (\`status\` on a new state dir, as a first sync does) ${fmtMs(f.create)} from the template that the first journal on a machine leaves, ${fmtMs(f.createByInitdb)} by initdb (the first journal on a machine, or with \`SYNCJOURNAL_JOURNAL_TEMPLATE=0\`).`,
       '',
     );
   }
@@ -184,9 +184,7 @@ export function renderComparison(r) {
   lines.push(
     '### Where syncjournal is slower',
     '',
-    ...(slow.length === 0
-      ? ['In no scenario of this run.']
-      : slow.map((s) => `- ${s}`)),
+    ...(slow.length === 0 ? ['In no scenario of this run.'] : slow.map((s) => `- ${s}`)),
     '',
     '### Where the time goes',
     '',
