@@ -114,8 +114,15 @@ describe('guards', () => {
     ).toMatch(/delete 5 file\(s\) \(50% of 10\)/);
     expect(
       guard({ baseCount: 10, maxDelete: 3, plan: { ops: deletes(4), excludedWithBase: [] } })
-        .blocked?.guard,
-    ).toBe('delete-limit');
+        .blocked?.reason,
+    ).toMatch(/above --max-delete 3\./);
+  });
+
+  it('let a --max-delete the user gave through whatever share of the baseline it is', () => {
+    const most = { baseCount: 24, plan: { ops: deletes(20), excludedWithBase: [] } };
+    expect(guard(most).blocked?.reason).toMatch(/above the balanced limit of 25 and 25%/);
+    expect(guard({ ...most, maxDelete: 20 }).blocked).toBeNull();
+    expect(guard({ ...most, maxDelete: 19 }).blocked?.guard).toBe('delete-limit');
   });
 
   it('report newly excluded files and skipped unsafe keys without blocking', () => {

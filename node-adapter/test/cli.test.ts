@@ -131,7 +131,7 @@ describe('syncjournal sync', () => {
     expect(Object.values(trash).sort()).toEqual(['alice', 'base']);
   });
 
-  it('exits 4 when a guard blocks the run, and applies nothing; --force applies it', async () => {
+  it('exits 4 when a guard blocks the run, and applies nothing; --max-delete or --force applies it', async () => {
     const { a, bucket } = clients();
     for (let i = 0; i < 30; i++) await s.write(`${a.dir}/f${i}.md`, `${i}`);
     await a.sync();
@@ -140,9 +140,16 @@ describe('syncjournal sync', () => {
     expect(blocked.code).toBe(4);
     expect(blocked.json).toMatchObject({ status: 'blocked', blocked: { guard: 'delete-limit' } });
     expect(Object.keys(await s.tree(bucket))).toHaveLength(30);
+    expect((await a.sync('--profile', 'safe', '--max-delete', '11')).code).toBe(4);
+    // 12 of 30 is over the safe share (10%), but a --max-delete the user gave is the limit.
+    const allowed = await a.sync('--profile', 'safe', '--max-delete', '12');
+    expect(allowed.code).toBe(0);
+    expect(Object.keys(await s.tree(bucket))).toHaveLength(18);
+    for (let i = 12; i < 18; i++) await rm(`${a.dir}/f${i}.md`);
+    expect((await a.sync('--profile', 'safe')).code).toBe(4);
     const forced = await a.sync('--profile', 'safe', '--force');
     expect(forced.code).toBe(0);
-    expect(Object.keys(await s.tree(bucket))).toHaveLength(18);
+    expect(Object.keys(await s.tree(bucket))).toHaveLength(12);
   });
 
   it('exits 5 while another live process holds the pair', async () => {

@@ -26,7 +26,10 @@ export interface GuardInput {
   /** Folders the scan could not read, for the message. */
   unreadable: readonly string[];
   profile: SafetyProfile;
-  /** Overrides the profile's count limit. */
+  /**
+   * The user's own limit for this run (`--max-delete`): up to this many deletes pass,
+   * whatever their share of the baseline. It replaces both of the profile's limits.
+   */
   maxDelete?: number;
   /** Lets deletes above the limits and against an empty side through. Never incomplete scans. */
   force?: boolean;
@@ -95,18 +98,25 @@ export function checkGuards(input: GuardInput): GuardResult {
   }
 
   const limits = SAFETY_PROFILES[input.profile];
-  const maxDelete = input.maxDelete ?? limits.maxDelete;
+  // A count the user gave is a decision about this run: the profile's share limit would
+  // otherwise still block it, and no --max-delete could ever let those deletes through.
+  const userLimit = input.maxDelete;
+  const maxDelete = userLimit ?? limits.maxDelete;
   const share = input.baseCount > 0 ? deletes / input.baseCount : 0;
   const overCount = deletes > maxDelete;
-  const overShare = deletes >= SHARE_LIMIT_FLOOR && share > limits.maxDeleteShare;
+  const overShare =
+    userLimit === undefined && deletes >= SHARE_LIMIT_FLOOR && share > limits.maxDeleteShare;
   if ((overCount || overShare) && !input.force) {
+    const limit =
+      userLimit === undefined
+        ? `the ${input.profile} limit of ${maxDelete} and ${Math.round(limits.maxDeleteShare * 100)}%`
+        : `--max-delete ${userLimit}`;
     verdicts.push({
       guard: 'delete-limit',
       verdict: 'blocked',
       reason:
-        `This sync would delete ${deletes} file(s) (${Math.round(share * 100)}% of ${input.baseCount}), above the ` +
-        `${input.profile} limit of ${maxDelete} and ${Math.round(limits.maxDeleteShare * 100)}%. Nothing was applied. ` +
-        'Review the plan with --dry-run; to apply it, sync again with --force or a higher --max-delete.',
+        `This sync would delete ${deletes} file(s) (${Math.round(share * 100)}% of ${input.baseCount}), above ${limit}. ` +
+        'Nothing was applied. Review the plan with --dry-run; to apply it, sync again with --force or a higher --max-delete.',
     });
   } else {
     verdicts.push({ guard: 'delete-limit', verdict: 'pass' });
