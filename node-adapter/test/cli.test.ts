@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -351,5 +352,27 @@ describe('inspecting the journal', () => {
       .map((l) => (JSON.parse(l) as { kind: string }).kind);
     expect(kinds[0]).toBe('run.started');
     expect(kinds).toContain('op.applied');
+  });
+
+  it('journal export stops quietly when its reader does (| head)', async () => {
+    const { a } = clients();
+    // More events than a pipe holds, so the export is still writing when head exits.
+    for (let i = 0; i < 300; i++) await s.write(`${a.dir}/n${i}.md`, `note ${i}`);
+    expect((await a.sync()).code).toBe(0);
+    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; "$0" "$1" --state-dir "$2" journal export | head -1',
+        process.execPath,
+        bin,
+        a.state,
+      ],
+      { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+    );
+    expect(piped.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(piped.status).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ seq: 1, kind: 'run.started' });
   });
 });

@@ -268,6 +268,7 @@ export function buildProgram(done: (code: number) => void): Command {
 
 /** Runs the CLI with `argv` and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  stopQuietlyWhenStdoutCloses();
   let code: number = EXIT.inSync;
   const finished = new Promise<void>((resolve) => {
     const program = buildProgram((c) => {
@@ -292,4 +293,18 @@ export async function main(argv: string[]): Promise<number> {
   });
   await finished;
   return code;
+}
+
+/**
+ * A reader that stops early (`journal export | head`) closes the pipe; every later write
+ * fails with EPIPE, which Node would throw as an unhandled error with a stack trace.
+ * Stop quietly instead, as other command-line tools do. Only read-only output is still
+ * being written by then: a sync prints its report after its run is journaled.
+ */
+function stopQuietlyWhenStdoutCloses(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.inSync);
+    throw error;
+  });
 }
