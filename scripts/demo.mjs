@@ -1,10 +1,12 @@
-// npm run demo: a real sync on the embedded default — a PGlite journal and a folder
-// acting as the bucket — over a sample folder this script creates under .demo/.
+// npm run demo [-- <dir>]: a real sync on the embedded default — a PGlite journal and a
+// folder acting as the bucket — over a sample folder this script creates under <dir>
+// (default: .demo/ in the working directory).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = join(process.cwd(), '.demo');
+const root = resolve(process.argv[2] ?? '.demo');
 const notes = join(root, 'notes');
 const bucket = join(root, 'bucket');
 const state = join(root, 'state');
@@ -14,11 +16,15 @@ const sample = {
   'ideas/écriture.md': 'Unicode names sync too.\n',
   'daily/2026-11-21.md': `Written ${new Date().toISOString()}\n`,
 };
+// Only missing files are written: an edit made between two demo runs is what the next
+// run syncs, so it must not be overwritten here.
 for (const [path, text] of Object.entries(sample)) {
-  mkdirSync(join(notes, path, '..'), { recursive: true });
-  writeFileSync(join(notes, path), text);
+  const file = join(notes, path);
+  if (existsSync(file)) continue;
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, text);
 }
-const bin = join(process.cwd(), 'node-adapter', 'bin', 'syncjournal.js');
+const bin = fileURLToPath(new URL('../node-adapter/bin/syncjournal.js', import.meta.url));
 const run = (...args) => {
   console.log(`\n$ syncjournal ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [bin, '--state-dir', state, ...args], { stdio: 'inherit' });
