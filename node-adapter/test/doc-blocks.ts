@@ -174,7 +174,7 @@ export function blockCommands(block: DocBlock): DocCommand[] {
 export function commandKey(text: string): string {
   return text
     .replace(/\\\n/g, ' ')
-    .replace(/\s#\s.*$/gm, '')
+    .replace(/[ \t]#\s.*$/gm, '')
     .replace(/\s+/g, ' ')
     .trim();
 }
