@@ -155,7 +155,7 @@ export class S3Store implements ObjectStore {
   /**
    * Finds out what the server does and sets {@link capabilities}: versioning from
    * GetBucketVersioning, conditional writes by trying them on a probe object under
-   * `.syncjournal/probe/` (removed afterwards). Snapshots are not supported.
+   * `.syncjournal/probe/` (removed afterwards), and snapshots (Tigris) from HeadBucket.
    */
   async detectCapabilities(): Promise<StoreCapabilities> {
     const versioning = await detectVersioning(this.#client, this.bucket);
