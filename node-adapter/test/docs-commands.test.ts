@@ -244,6 +244,10 @@ function pageSteps(blocks: readonly DocBlock[]): Step[] {
       const before = blocks[i - 1];
       if (!before || !SHELL_LANGUAGES.has(before.lang) || shell)
         throw new Error(`${where}: an output block must follow a shell block`);
+      if (block.directives.length > 1)
+        throw new Error(
+          `${where}: an output block takes no other directive; put it on the commands`,
+        );
       return;
     }
     const [name] = directiveValues(block, 'file');
