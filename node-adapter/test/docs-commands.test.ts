@@ -143,6 +143,17 @@ const RUN_ELSEWHERE: Record<string, RunElsewhere> = {
         expect(rule?.ExposeHeaders).toEqual(S3_TEST_CORS_RULE.exposeHeaders);
       },
     },
+  'npm run compare:safety': {
+    where:
+      'node-adapter/test/compare-safety.test.ts (npm test) runs the same script into a temp ' +
+      'file and checks the committed table; here it would rewrite docs/comparison.md.',
+    check: async () => {
+      expect((await packageScripts())['compare:safety']).toBe('node scripts/compare-safety.mjs');
+      const test = await readRepo('node-adapter/test/compare-safety.test.ts');
+      expect(test).toContain("join(root, 'scripts', 'compare-safety.mjs')");
+      expect(test).toContain("readFile(join(root, 'docs', 'comparison.md')");
+    },
+  },
   'npm run test:property': {
     where: 'npm test (CI): the property suite takes a minute or more.',
     check: async () => {
