@@ -10,8 +10,9 @@
  * either run or named, command by command, in RUN_ELSEWHERE with where it does run; a
  * block that is neither fails the test.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -70,6 +71,14 @@ const SUBSTITUTIONS: Substitution[] = [
 ];
 
 /**
+ * The cache where openJournal keeps its template of a new journal, shared by every page
+ * and host of this run as by the pages a reader tries on one machine: it makes a new
+ * state dir's journal quick to create, and changes nothing in what the journal holds.
+ */
+const machineCache = mkdtempSync(join(tmpdir(), 'syncjournal-docs-cache-'));
+afterAll(() => rm(machineCache, { recursive: true, force: true }));
+
+/**
  * The environment every page starts from (besides HOME and PATH): nothing of the
  * developer's own AWS_* or SYNCJOURNAL_* settings leaks in.
  */
@@ -77,6 +86,7 @@ function baseEnv(s3Url: string): Record<string, string> {
   return {
     NO_COLOR: '1',
     LANG: 'C.UTF-8',
+    XDG_CACHE_HOME: machineCache,
     // An example for AWS S3 itself names no endpoint; it reaches the test server too.
     AWS_ENDPOINT_URL_S3: s3Url,
     // The test server answers path-style requests only (Tigris, R2 and AWS take both).
