@@ -45,7 +45,8 @@ describe('the safety comparison', () => {
   it('finds every version syncjournal was given, in every scenario', () => {
     expect(results.length).toBeGreaterThanOrEqual(15);
     for (const { id, tools } of results) {
-      const { error, lostLive, lostOld } = tools.syncjournal;
+      expect(tools.syncjournal, id).toBeDefined();
+      const { error, lostLive, lostOld } = tools.syncjournal!;
       // Live versions (someone's latest word) and the ones users replaced or deleted alike:
       // each must be a file on a side, a conflict copy, or in a trash.
       expect({ id, error, lostLive, lostOld }).toEqual({
