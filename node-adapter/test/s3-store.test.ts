@@ -643,7 +643,8 @@ describe('S3Store and the S3 test server', () => {
         501,
         expect.stringContaining('<Code>NotImplemented</Code>'),
       ]);
-      expect((await raw('/xml?list-type=2&delimiter=%2F')).status).toBe(501);
+      expect((await raw('/xml?versions&delimiter=%2F')).status).toBe(501);
+      expect((await raw('/xml?list-type=2&encoding-type=url')).status).toBe(501);
       expect((await raw('/xml/r.md?tagging')).status).toBe(501);
     });
 
