@@ -180,12 +180,11 @@ export async function startS3Server(scratch) {
 const S3_CREDENTIALS = { id: 'bench', secret: 'bench-secret' };
 
 /**
- * The tools, each as { name, label, remoteKind, prepare(dir) → pair }. A pair has
+ * The tools, each as { name, remoteKind, prepare(dir) → pair }. A pair has
  * `local`, `remote` (a folder, or undefined for S3), `sync({ first })` → measurement,
  * and `journalBytes()` for syncjournal.
  */
 export function tools(env, scratch, s3) {
-  const run = (cmd, args, opts) => measure(env, scratch, cmd, args, opts);
   const syncjournalPair = (dir, prefix, remoteArg, extraEnv = {}) => {
     const state = join(dir, `${prefix}-state`);
     const local = join(dir, `${prefix}-local`);
@@ -217,7 +216,6 @@ export function tools(env, scratch, s3) {
   const list = [
     {
       name: 'syncjournal',
-      label: 'syncjournal → folder bucket',
       remoteKind: 'folder',
       prepare(dir) {
         const remote = join(dir, 'sj-bucket');
@@ -227,37 +225,17 @@ export function tools(env, scratch, s3) {
     },
     {
       name: 'rclone',
-      label: 'rclone bisync → folder',
       remoteKind: 'folder',
       prepare(dir) {
         const local = join(dir, 'rc-local');
         const remote = join(dir, 'rc-remote');
         const workdir = join(dir, 'rc-work');
         mkdirSync(remote);
-        let first = true;
-        return {
-          local,
-          remote,
-          sync() {
-            const flags = first ? ['--resync'] : [];
-            first = false;
-            return run('rclone', [
-              '--config',
-              '/dev/null',
-              'bisync',
-              local,
-              remote,
-              '--workdir',
-              workdir,
-              ...flags,
-            ]);
-          },
-        };
+        return { local, remote, sync: rcloneBisync(env, scratch, local, remote, workdir) };
       },
     },
     {
       name: 'unison',
-      label: 'unison → folder',
       remoteKind: 'folder',
       prepare(dir) {
         const local = join(dir, 'un-local');
@@ -288,7 +266,6 @@ export function tools(env, scratch, s3) {
     list.push(
       {
         name: 'syncjournal-s3',
-        label: 'syncjournal → S3 test server',
         remoteKind: 's3',
         prepare(dir) {
           return syncjournalPair(dir, 'sjs3', `s3://${s3.bucket}/sj-${n++}`, s3Env);
@@ -296,7 +273,6 @@ export function tools(env, scratch, s3) {
       },
       {
         name: 'rclone-s3',
-        label: 'rclone bisync → S3 test server',
         remoteKind: 's3',
         prepare(dir) {
           const local = join(dir, 'rcs3-local');
@@ -314,27 +290,29 @@ export function tools(env, scratch, s3) {
             RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
             RCLONE_CONFIG_BENCH_LIST_VERSION: '2',
           };
-          let first = true;
-          return {
-            local,
-            sync() {
-              const flags = first ? ['--resync'] : [];
-              first = false;
-              return measure(e, scratch, 'rclone', [
-                '--config',
-                '/dev/null',
-                'bisync',
-                local,
-                remote,
-                '--workdir',
-                workdir,
-                ...flags,
-              ]);
-            },
-          };
+          return { local, sync: rcloneBisync(e, scratch, local, remote, workdir) };
         },
       },
     );
   }
   return list;
+}
+
+/** One rclone bisync between `local` and `remote`, `--resync` on the first run as its manual asks. */
+function rcloneBisync(env, scratch, local, remote, workdir) {
+  let first = true;
+  return () => {
+    const flags = first ? ['--resync'] : [];
+    first = false;
+    return measure(env, scratch, 'rclone', [
+      '--config',
+      '/dev/null',
+      'bisync',
+      local,
+      remote,
+      '--workdir',
+      workdir,
+      ...flags,
+    ]);
+  };
 }
