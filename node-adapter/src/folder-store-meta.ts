@@ -11,15 +11,16 @@ import {
 } from './folder-store-io.js';
 
 /**
- * What a put recorded about an object, next to the data file's identity at that time.
- * The record is believed only while the data file still has that size, mtime and
- * inode: a hand edit, a copy of the folder or a crash between the data rename and
- * the sidecar rename all make it stale, and a stale record is ignored.
+ * What a put recorded about an object (its content SHA-256), next to the data file's
+ * identity at that time. The record is believed only while the data file still has
+ * that size, mtime and inode: a hand edit, a copy of the folder or a crash between
+ * the data rename and the sidecar rename all make it stale, and a stale record is
+ * ignored. Records written before ETags became stat identities also hold an `etag`
+ * field; it is ignored.
  */
 export interface Sidecar {
   key: string;
   sha256: string;
-  etag: string;
   size: number;
   mtimeMs: number;
   ino: number;
@@ -28,12 +29,12 @@ export interface Sidecar {
 /** The identity of a data file that a sidecar is checked against. */
 export type FileIdentity = Pick<Stats, 'size' | 'mtimeMs' | 'ino' | 'mtime'>;
 
-/** The ETag of bytes written through the store: the first 128 bits of their SHA-256. */
-export function contentEtag(sha256: string): string {
-  return `"${sha256.slice(0, 32)}"`;
-}
-
-/** The ETag of a file the store did not write (or that changed since): its stat identity. */
+/**
+ * The ETag of a data file: its stat identity (size, mtime, inode), which changes
+ * whenever the file is replaced or edited, by the store or by hand. It needs no
+ * record beside the file, so a listing is one lstat per object; the content SHA-256
+ * is in the sidecar, which {@link FolderStore.head} reads and a listing does not.
+ */
 export function statEtag(stats: FileIdentity): string {
   return `"s-${stats.size}-${stats.mtimeMs}-${stats.ino}"`;
 }
@@ -67,24 +68,8 @@ export async function readSidecar(
 /** The blocking calls a listing may use instead of a round trip to the threadpool per file. */
 export type FolderStoreSyncFs = Pick<
   typeof import('node:fs'),
-  'lstatSync' | 'readFileSync' | 'statSync' | 'readdirSync'
+  'lstatSync' | 'statSync' | 'readdirSync'
 >;
-
-/** {@link readSidecar} with blocking reads: a sidecar is a few hundred bytes. */
-export function readSidecarSync(
-  fs: FolderStoreSyncFs,
-  metaDir: string,
-  key: string,
-): Sidecar | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(sidecarPath(metaDir, key), 'utf8');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw error;
-  }
-  return sidecarOf(text, key);
-}
 
 function sidecarOf(text: string, key: string): Sidecar | undefined {
   const parsed = parseSidecar(text);
@@ -104,11 +89,12 @@ function parseSidecar(text: string): Sidecar | undefined {
   const ok =
     typeof record.key === 'string' &&
     typeof record.sha256 === 'string' &&
-    typeof record.etag === 'string' &&
     typeof record.size === 'number' &&
     typeof record.mtimeMs === 'number' &&
     typeof record.ino === 'number';
-  return ok ? (record as unknown as Sidecar) : undefined;
+  if (!ok) return undefined;
+  const { key, sha256, size, mtimeMs, ino } = record as unknown as Sidecar;
+  return { key, sha256, size, mtimeMs, ino };
 }
 
 /** Writes a sidecar atomically: a temp file renamed over the old record. */
@@ -146,19 +132,21 @@ export function sidecarMatches(sidecar: Sidecar | undefined, stats: FileIdentity
   );
 }
 
-/** The object a data file and its sidecar describe; a stale or missing sidecar gives no SHA-256. */
+/**
+ * The object a data file describes, with the SHA-256 of its sidecar when that is
+ * fresh; a stale, missing or unread (`undefined`) sidecar gives no SHA-256.
+ */
 export function objectOf(
   key: string,
   stats: FileIdentity,
   sidecar: Sidecar | undefined,
 ): RemoteObject {
-  const fresh = sidecarMatches(sidecar, stats) ? sidecar : undefined;
   return {
     key,
     size: stats.size,
-    etag: fresh ? fresh.etag : statEtag(stats),
+    etag: statEtag(stats),
     versionId: null,
-    sha256: fresh ? fresh.sha256 : null,
+    sha256: sidecarMatches(sidecar, stats) ? sidecar!.sha256 : null,
     lastModified: stats.mtime.toISOString(),
   };
 }

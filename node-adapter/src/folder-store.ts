@@ -26,12 +26,10 @@ import {
 import { assertSafeKey, assertWritableKey, STORE_DIR, unquoteEtag } from './folder-store-keys.js';
 import { BucketWriteLock } from './folder-store-lock.js';
 import {
-  contentEtag,
   type FileIdentity,
   type FolderStoreSyncFs,
   objectOf,
   readSidecar,
-  readSidecarSync,
   removeSidecar,
   type Sidecar,
   writeSidecar,
@@ -73,10 +71,12 @@ const TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
  * A plain folder acting as an S3-like bucket: each object is the file `<root>/<key>`,
  * so the bucket can be browsed and backed up like any folder.
  *
- * What a put recorded (the content SHA-256, the ETag) sits in sidecar records under
- * `<root>/.syncjournal/meta/`, believed only while the data file keeps the size,
- * mtime and inode it had when written; a file added or edited by hand is reported
- * with `sha256: null` and an ETag derived from its stat. Writes land by rename from
+ * An object's ETag is its file's stat identity (size, mtime, inode), so a listing
+ * reads no more than a directory walk and one lstat per object, and reports
+ * `sha256: null` as an S3 listing does. The content SHA-256 a put recorded sits in a
+ * sidecar record under `<root>/.syncjournal/meta/`, which {@link FolderStore.head}
+ * reads; it is believed only while the data file keeps the size, mtime and inode it
+ * had when written, so a file added or edited by hand has none. Writes land by rename from
  * `<root>/.syncjournal/tmp/`, and the check-and-rename step of every write holds a
  * bucket-wide lock, so conditional writes hold between processes on one machine
  * (not between machines sharing the folder over a network filesystem).
@@ -164,16 +164,14 @@ export class FolderStore implements ObjectStore {
     );
     const page = found.slice(0, this.#pageSize);
     const next = found.length > this.#pageSize ? (page.at(-1)?.key ?? null) : null;
-    // On the real filesystem, blocking calls: two syscalls per object instead of five
-    // threadpool round trips (lstat, then open/stat/read/close of the sidecar) — about ten
-    // times faster on a large listing, holding the event loop a few milliseconds per page.
+    // One lstat per object and no sidecar: the ETag is the stat identity, and the SHA-256
+    // is left to head() (the engine carries it over from the last listing while the ETag
+    // holds). On the real filesystem the lstat blocks, instead of a threadpool round trip
+    // per object, holding the event loop a few milliseconds per page.
     const sync = this.#syncFs;
     const lstat = sync
       ? async (path: string) => sync.lstatSync(path)
       : (path: string) => this.#fs.lstat(path);
-    const sidecar = sync
-      ? async (key: string) => readSidecarSync(sync, this.#metaDir, key)
-      : (key: string) => readSidecar(this.#fs, this.#metaDir, key);
     const objects = await mapLimit(page, 16, async ({ key, path }) => {
       let stats: Stats;
       try {
@@ -184,7 +182,7 @@ export class FolderStore implements ObjectStore {
         throw error;
       }
       if (!stats.isFile()) return undefined;
-      return objectOf(key, stats, await sidecar(key));
+      return objectOf(key, stats, undefined);
     });
     return { objects: objects.filter((o) => o !== undefined), next };
   }
@@ -324,12 +322,8 @@ export class FolderStore implements ObjectStore {
     options: { ifMatch?: string | undefined; ifNoneMatch?: '*' | undefined },
   ): Promise<{ current: RemoteObject | undefined; parentsReady: boolean }> {
     const { stats, parentsReady } = await inspectKey(this.#fs, this.root, key);
-    // Only an ETag comparison needs the sidecar; the other conditions ask whether the file exists.
-    const sidecar =
-      stats && options.ifMatch !== undefined
-        ? await readSidecar(this.#fs, this.#metaDir, key)
-        : undefined;
-    const current = stats && objectOf(key, stats, sidecar);
+    // The ETag is the stat identity: no condition needs the sidecar.
+    const current = stats && objectOf(key, stats, undefined);
     if (options.ifNoneMatch === '*' && current) {
       throw new PreconditionFailedError('remote', key, 'an object already exists');
     }
@@ -349,7 +343,7 @@ export class FolderStore implements ObjectStore {
   /**
    * Renames a verified temp file to `key`; call holding the lock. The sidecar is written
    * after the lock is released ({@link FolderStore.#recordLanded}): until then the object
-   * reads with a stat ETag and no SHA-256, as a hand-copied file does — never as wrong.
+   * heads with no SHA-256, as a hand-copied file does — never as wrong.
    */
   async #landTemp(key: string, temp: TempFile, parentsReady = false): Promise<RemoteObject> {
     const target = dataPath(this.root, key);
@@ -382,7 +376,6 @@ function landedSidecar(key: string, temp: TempFile): Sidecar {
   return {
     key,
     sha256: temp.sha256,
-    etag: contentEtag(temp.sha256),
     size: temp.stats.size,
     mtimeMs: temp.stats.mtimeMs,
     ino: temp.stats.ino,

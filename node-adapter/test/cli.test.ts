@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FolderStore } from '../src/folder-store.js';
 import { cli, scratch } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
@@ -30,6 +32,9 @@ function clients() {
   });
   return { bucket, a: make('alice'), b: make('bob'), c: make('carol') };
 }
+
+const rowsOf = (json: Record<string, unknown>) =>
+  ((json.plan ?? []) as Array<{ path: string; row: string }>).map((o) => [o.path, o.row]);
 
 const REPORT_KEYS = [
   'adopted',
@@ -88,6 +93,25 @@ describe('syncjournal sync', () => {
     expect(await s.tree(bucket)).toEqual({ 'keep.md': 'k' });
     // Bob's copy went to his trash in the state dir, not into the void.
     expect(Object.values(await s.tree(`${b.state}/trash`))).toContain('v2 from bob');
+  });
+
+  it('an object rewritten with the same bytes is adopted by its record: nothing downloaded or trashed', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/a.md`, 'same bytes');
+    await s.write(`${a.dir}/b.md`, 'other');
+    await a.sync();
+    // A teammate's store writes a.md again with the same content: a new file, a new ETag.
+    const store = await FolderStore.open({ root: bucket });
+    const before = await store.head('a.md');
+    const data = new TextEncoder().encode('same bytes');
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const after = await store.put('a.md', data, { sha256, ifMatch: before!.etag });
+    expect(after.etag).not.toBe(before!.etag);
+    const run = await a.sync('--dry-run');
+    expect(rowsOf(run.json)).toEqual([['a.md', 'remote-touched']]);
+    expect((await a.sync()).json).toMatchObject({ status: 'in-sync', downloaded: 0, uploaded: 0 });
+    expect(await s.tree(`${a.state}/trash`)).toEqual({});
+    expect((await a.sync('--dry-run')).json).toMatchObject({ plan: [] });
   });
 
   it('exits 3 on a conflict and keeps both versions, on both clients', async () => {

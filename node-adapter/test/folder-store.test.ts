@@ -87,10 +87,11 @@ describe('FolderStore', () => {
     it('keeps each object as a plain file at <root>/<key> and its record out of the way', async () => {
       const put = await putText(store, 'notes/a.md', 'hello');
       expect(await fs.readFile(at('notes/a.md'), 'utf8')).toBe('hello');
+      const stats = await fs.stat(at('notes/a.md'));
       expect(put).toMatchObject({
         key: 'notes/a.md',
         size: 5,
-        etag: `"${sha256('hello').slice(0, 32)}"`,
+        etag: `"s-5-${stats.mtimeMs}-${stats.ino}"`,
         sha256: sha256('hello'),
         versionId: null,
       });
@@ -100,21 +101,39 @@ describe('FolderStore', () => {
         'notes/a.md',
       ]);
       const sidecar = JSON.parse(await fs.readFile(at(files[0] as string), 'utf8'));
-      const stats = await fs.stat(at('notes/a.md'));
       expect(sidecar).toEqual({
         key: 'notes/a.md',
         sha256: sha256('hello'),
-        etag: put.etag,
         size: 5,
         mtimeMs: stats.mtimeMs,
         ino: stats.ino,
       });
     });
 
-    it('gives the same ETag to the same bytes, as S3 does', async () => {
+    it('gives each file the ETag of its stat, so a listing reads no record beside it', async () => {
       const first = await putText(store, 'a.md', 'same');
       const second = await putText(store, 'b.md', 'same');
-      expect(second.etag).toBe(first.etag);
+      expect(second.etag).not.toBe(first.etag);
+      // The listing is the files' stats alone: the same ETags, and no SHA-256 (as S3's).
+      await fs.rm(join(store.root, '.syncjournal/meta'), { recursive: true });
+      expect(await listAll(store)).toEqual([
+        { ...first, sha256: null },
+        { ...second, sha256: null },
+      ]);
+      // head reads the record; without it the hash is unknown, never guessed.
+      expect(await store.head('a.md')).toEqual({ ...first, sha256: null });
+      await putText(store, 'a.md', 'again', { ifMatch: first.etag });
+      expect((await store.head('a.md'))?.sha256).toBe(sha256('again'));
+    });
+
+    it('still reads the SHA-256 of a record written with a content ETag (older versions)', async () => {
+      const put = await putText(store, 'a.md', 'older');
+      const [record] = (await filesUnder(store.root)).filter((f) => f.includes('/meta/'));
+      const path = join(store.root, record as string);
+      const older = { ...JSON.parse(await fs.readFile(path, 'utf8')), etag: '"0123abcd"' };
+      await fs.writeFile(path, JSON.stringify(older));
+      expect(await store.head('a.md')).toEqual(put);
+      expect(put.etag).toMatch(/^"s-5-/);
     });
 
     it('opens a file: URL, through open and folderStoreFromUrl', async () => {
@@ -186,7 +205,8 @@ describe('FolderStore', () => {
       expect(await text(store, 'dropped/in.md')).toBe('by hand');
       const put = await putText(store, 'dropped/in.md', 'synced', { ifMatch: listed?.etag });
       expect((await store.head('dropped/in.md'))?.sha256).toBe(sha256('synced'));
-      expect(put.etag).toBe(`"${sha256('synced').slice(0, 32)}"`);
+      expect(put.etag).toMatch(/^"s-6-/);
+      expect(put.etag).toBe((await store.head('dropped/in.md'))?.etag);
     });
 
     it('a torn or foreign sidecar is ignored, never believed', async () => {
@@ -603,7 +623,8 @@ describe('FolderStore shared by two processes', () => {
       const content = `${winner}-${i}${'-'.repeat(i * 97)}`;
       expect(await text(store, `race/k${i}`)).toBe(content);
       // The record is whole and belongs to the bytes that won.
-      expect(listed.get(`race/k${i}`)).toMatchObject({
+      expect(await store.head(`race/k${i}`)).toEqual({
+        ...listed.get(`race/k${i}`),
         sha256: sha256(content),
         size: content.length,
       });
@@ -614,7 +635,8 @@ describe('FolderStore shared by two processes', () => {
     expect(records).toHaveLength(keys);
     for (const record of records) {
       const parsed = JSON.parse(await fs.readFile(join(store.root, record), 'utf8'));
-      expect(parsed.etag).toBe(`"${parsed.sha256.slice(0, 32)}"`);
+      const stats = await fs.stat(join(store.root, parsed.key));
+      expect({ ino: parsed.ino, size: parsed.size }).toEqual({ ino: stats.ino, size: stats.size });
     }
     expect(await fs.readdir(join(store.root, '.syncjournal/locks'))).toEqual([]);
     expect(await fs.readdir(join(store.root, '.syncjournal/tmp'))).toEqual([]);

@@ -45,28 +45,45 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
     };
 
     it('reads a projection larger than one page whole, in path order, values intact', async () => {
-      // More rows than one page of the paged projection read (20,000), with paths whose
-      // byte order differs from a naive order (a/ before a-, upper before lower case) and
-      // paths holding what the read's text format escapes (backslash, tab, newline, \\N).
+      // More rows than one page of the paged projection read (20,000),
+      // with paths whose byte order differs from a naive order (a/ before a-, upper before
+      // lower case) and paths holding what the read's text format escapes (backslash, tab,
+      // newline, carriage return, \\N, control characters) or SQL quotes (').
       const run = await journal.startRun(runStart('pair-big'));
-      const paths = Array.from(
-        { length: 20_050 },
-        (_, i) =>
-          [`a/${i}.md`, `a-${i}.md`, `Z/${i}\\N\t.md`, `é/${i}\n\\.md`, `z ${i}.md`][i % 5]!,
-      );
+      const shapes = (i: number) => [
+        `a/${i}.md`,
+        `a-${i}.md`,
+        `Z/${i}\\N\t.md`,
+        `é/${i}\n\\.md`,
+        `z ${i}.md`,
+        `q/it's ${i}\r\b\f\v.md`,
+      ];
+      const paths = Array.from({ length: 20_050 }, (_, i) => shapes(i)[i % 6]!);
       await journal.append(
-        paths.map((path, i) => ({ kind: 'scan.added', run, path, payload: scanEntry(i) }) as const),
+        paths.map(
+          (path, i) =>
+            ({
+              kind: 'scan.added',
+              run,
+              path,
+              payload: scanEntry(i, { racy: i % 7 === 0 }),
+            }) as const,
+        ),
       );
       const manifest = await journal.manifest('pair-big');
       expect(manifest.map((row) => row.path)).toEqual([...paths].sort(comparePaths));
-      const index = paths.indexOf('a-20046.md');
-      expect(manifest.find((row) => row.path === 'a-20046.md')).toMatchObject({
+      const index = paths.indexOf('a-20047.md');
+      expect(manifest.find((row) => row.path === 'a-20047.md')).toMatchObject({
         size: 100 + index,
         mtimeMs: 1_760_000_000_000 + index * 1000.5,
         hash: scanEntry(index).hash,
         ino: String(1000 + index),
+        racy: index % 7 === 0,
         run,
       });
+      // Every value as the row-by-row reader of dump() gives it.
+      const dumped = (await journal.dump()).manifest.filter((row) => row.pairId === 'pair-big');
+      expect(manifest).toEqual(dumped);
     });
 
     it('rolls back a transaction that fails half-way through its writes', async () => {

@@ -6,7 +6,6 @@ import { SyncJournalError } from '@syncjournal/core';
 import ignore from 'ignore';
 import { FolderStore } from '../folder-store.js';
 import { NodeTree } from '../node-tree.js';
-import { S3Store } from '../s3-store.js';
 import type { PairConfig, StateDir } from './state-dir.js';
 
 /** A usage error: exit code 2, and no stack trace. */
@@ -81,6 +80,8 @@ export async function openSides(
  */
 export async function openRemote(remote: string, create: boolean): Promise<ObjectStore> {
   if (remote.startsWith('s3://')) {
+    // Loaded only for an S3 remote: the AWS SDK is a tenth of a second of every start-up.
+    const { S3Store } = await import('../s3-store.js');
     const s3 = await S3Store.fromUrl(remote);
     await s3.detectCapabilities();
     return s3;
