@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { isMainThread, Worker } from 'node:worker_threads';
 import {
   comparePaths,
   type FileStat,
@@ -12,6 +13,7 @@ import {
   SyncJournalError,
   type WalkItem,
 } from '@syncjournal/core';
+import type { WalkMessage } from './node-tree-walk-worker.js';
 
 /**
  * What {@link NodeTree} needs from a `stat`/`lstat` with `{ bigint: true }`. Node
@@ -104,6 +106,12 @@ export interface NodeTreeOptions {
   caseInsensitive?: boolean;
   /** Probed by {@link NodeTree.open} when not given; 1 for the constructor. */
   timestampGranularityMs?: number;
+  /**
+   * Walk on a worker thread (default true; only on the real filesystem, from the built
+   * package). The walk then starts when {@link NodeTree.walk} is called and runs on
+   * another core, beside whatever the caller does before it reads the first item.
+   */
+  walkInWorker?: boolean;
 }
 
 /**
@@ -137,6 +145,15 @@ export class TreeRootMissingError extends SyncJournalError {
 
 registerErrorClass('UnsafePathError', UnsafePathError);
 registerErrorClass('TreeRootMissingError', TreeRootMissingError);
+
+/**
+ * The walk's worker, when this module runs as built JavaScript on the main thread (under
+ * vitest the sources are TypeScript, which a worker cannot load; there the walk stays here).
+ */
+const WALK_WORKER =
+  isMainThread && import.meta.url.endsWith('.js')
+    ? new URL('./node-tree-walk-worker.js', import.meta.url)
+    : undefined;
 
 /** Names of atomic-write temp files: never walked, never accepted as tree paths. */
 const TEMP_PREFIX = '.syncjournal-tmp-';
@@ -177,6 +194,7 @@ export class NodeTree implements LocalTree {
     | undefined;
   /** The root with links resolved, for the one-call parent check; found when first needed. */
   #realRoot: Promise<string | undefined> | undefined;
+  readonly #walkInWorker: boolean;
 
   /** A tree with the given (not probed) properties; prefer {@link NodeTree.open}. */
   constructor(options: NodeTreeOptions) {
@@ -193,6 +211,8 @@ export class NodeTree implements LocalTree {
         : undefined;
     this.caseInsensitive = options.caseInsensitive ?? false;
     this.timestampGranularityMs = options.timestampGranularityMs ?? 1;
+    this.#walkInWorker =
+      (options.walkInWorker ?? true) && this.#sync !== undefined && WALK_WORKER !== undefined;
   }
 
   /**
@@ -216,10 +236,69 @@ export class NodeTree implements LocalTree {
       caseInsensitive ??= probed.caseInsensitive;
       timestampGranularityMs ??= probed.timestampGranularityMs;
     }
-    return new NodeTree({ root, trashDir, fs, caseInsensitive, timestampGranularityMs });
+    return new NodeTree({
+      root,
+      trashDir,
+      fs,
+      caseInsensitive,
+      timestampGranularityMs,
+      ...(options.walkInWorker === undefined ? {} : { walkInWorker: options.walkInWorker }),
+    });
   }
 
-  async *walk(): AsyncIterable<WalkItem> {
+  /**
+   * Every file, in path order. On the real filesystem the walk runs on a worker thread,
+   * started by this call (not by the first read), with the same code as here; should the
+   * worker fail before its first item, the walk is done here instead, so a missing root
+   * throws the same error either way.
+   */
+  walk(): AsyncIterable<WalkItem> {
+    if (!this.#walkInWorker) return this.#walkHere();
+    const worker = new Worker(WALK_WORKER!, {
+      workerData: { root: this.root, trashDir: this.trashDir },
+    });
+    // Never what keeps the process alive: a walk nobody reads just ends.
+    worker.unref();
+    const inbox: Array<WalkMessage | { error: string }> = [];
+    let wake: (() => void) | undefined;
+    const deliver = (message: WalkMessage | { error: string }) => {
+      inbox.push(message);
+      wake?.();
+    };
+    worker.on('message', deliver);
+    worker.on('error', (error) => deliver({ error: error.message }));
+    worker.on('exit', (code) => deliver({ error: `the walk's worker exited (${code})` }));
+    return this.#fromWorker(worker, async () => {
+      while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      return inbox.shift()!;
+    });
+  }
+
+  async *#fromWorker(worker: Worker, next: () => Promise<WalkMessage>): AsyncGenerator<WalkItem> {
+    let yielded = false;
+    try {
+      for (;;) {
+        const message = await next();
+        if ('error' in message) {
+          if (!yielded) {
+            yield* this.#walkHere();
+            return;
+          }
+          throw new Error(`The walk of ${this.root} stopped half-way: ${message.error}`);
+        }
+        for (const item of message.items) {
+          yielded = true;
+          yield item;
+        }
+        if (message.done) return;
+      }
+    } finally {
+      void worker.terminate();
+    }
+  }
+
+  async *#walkHere(): AsyncGenerator<WalkItem> {
     await statRoot(this.#fs, this.root);
     // The root's own failure is the caller's: "could not list" must never read as empty.
     const entries = await this.#fs.readdir(this.root, DIRENTS);

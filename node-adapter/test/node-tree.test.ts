@@ -566,6 +566,50 @@ describe('NodeTree safety on disk', () => {
       await expect(walkAll(f.tree)).rejects.toMatchObject({ code: 'tree-root-missing' });
     });
 
+    it('walks on a worker thread in the built package: the same items, the same errors', async () => {
+      // Under vitest the sources are TypeScript, which a worker cannot load: the built
+      // module is the one that walks on a worker (`npm test` builds first).
+      const built = (await import('../dist/node-tree.js' as string)) as {
+        NodeTree: typeof NodeTree;
+      };
+      for (const path of ['a.md', 'a-b/c.md', 'a/b/c/deep.md', 'z.md', 'É.md'])
+        await f.tree.write(path, utf8(path));
+      await writeFile(join(f.root, '.syncjournal-tmp-left'), 'temp');
+      await writeFile(join(f.root, 'back\\slash.md'), 'x');
+      if (posix) await symlink(join(f.root, 'a.md'), join(f.root, 'link.md'));
+      const options = { root: f.root, trashDir: f.trash };
+      const here = await walkAll(new NodeTree(options));
+      expect(here.map((item) => [item.kind, item.path])).toEqual([
+        ['file', 'a-b/c.md'],
+        ['file', 'a.md'],
+        ['file', 'a/b/c/deep.md'],
+        ['skipped', 'back\\slash.md'],
+        ...(posix ? [['skipped', 'link.md']] : []),
+        ['file', 'z.md'],
+        ['file', 'É.md'],
+      ]);
+      expect(await walkAll(new built.NodeTree(options))).toEqual(here);
+      expect(await walkAll(new built.NodeTree({ ...options, walkInWorker: false }))).toEqual(here);
+
+      // The worker walks as soon as walk() is called; a walk done here waits to be read.
+      const early = new built.NodeTree(options).walk();
+      const lazy = new built.NodeTree({ ...options, walkInWorker: false }).walk();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await f.tree.write('later.md', utf8('later'));
+      const paths = async (walk: AsyncIterable<WalkItem>) => {
+        const out: string[] = [];
+        for await (const item of walk) out.push(item.path);
+        return out;
+      };
+      expect(await paths(early)).not.toContain('later.md');
+      expect(await paths(lazy)).toContain('later.md');
+
+      await rm(f.root, { recursive: true });
+      await expect(walkAll(new built.NodeTree(options))).rejects.toMatchObject({
+        code: 'tree-root-missing',
+      });
+    });
+
     it('reports ino as a decimal string and times exactly as Node does', async () => {
       await f.tree.write('dir/note.md', utf8('x'));
       await utimes(join(f.root, 'dir/note.md'), 1_700_000_000.123456, 1_700_000_000.987654);

@@ -40,8 +40,12 @@ export interface ScanOptions {
   tree: LocalTree;
   hasher: Hasher;
   clock: Clock;
-  /** The manifest of the previous scan, sorted by path. */
-  previous: readonly ManifestRow[];
+  /**
+   * The manifest of the previous scan, sorted by path; it may still be on its way:
+   * the walk is started first, so a tree that walks elsewhere (a worker thread) does
+   * so while the manifest is read.
+   */
+  previous: readonly ManifestRow[] | PromiseLike<readonly ManifestRow[]>;
   /** Paths the filters exclude: not read, not hashed, not in the manifest. */
   excluded?: (path: string) => boolean;
   /** Called after each file. */
@@ -59,7 +63,15 @@ const HASH_ATTEMPTS = 3;
  * further edit in the same tick would not move its mtime.
  */
 export async function scanTree(options: ScanOptions): Promise<ScanResult> {
-  const { tree, hasher, clock, previous } = options;
+  const { tree, hasher, clock } = options;
+  const walk = tree.walk()[Symbol.asyncIterator]();
+  let previous: readonly ManifestRow[];
+  try {
+    previous = await options.previous;
+  } catch (error) {
+    await walk.return?.();
+    throw error;
+  }
   const before = new Map(previous.map((row) => [row.path, row]));
   const files: ScannedFile[] = [];
   const unreadable: string[] = [];
@@ -68,7 +80,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
   let hashed = 0;
   let bytes = 0;
 
-  for await (const item of tree.walk()) {
+  for await (const item of { [Symbol.asyncIterator]: () => walk }) {
     if (options.excluded?.(item.path)) continue;
     if (item.kind === 'unreadable') {
       unreadable.push(item.path);
