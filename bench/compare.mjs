@@ -196,14 +196,17 @@ function journalGrowth(pair) {
 function profiled(pair, name, profileDir) {
   const out = join(profileDir, name);
   const m = pair.sync({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] });
-  const file = readdirSync(out)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort()
-    .at(-1);
+  // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, the
+  // main thread being thread 0 and the local walk's worker the next one.
+  const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
+  const thread = (f) => Number(f.split('.')[4]);
+  const main = files.find((f) => thread(f) === 0);
+  const worker = files.filter((f) => thread(f) !== 0).sort((a, b) => thread(a) - thread(b))[0];
   return {
     wallMs: m.wallMs,
     durationMs: m.report.durationMs,
-    ...summariseProfile(join(out, file)),
+    ...summariseProfile(join(out, main)),
+    ...(worker ? { worker: summariseProfile(join(out, worker)) } : {}),
   };
 }
 

@@ -50,6 +50,11 @@ it('runs every tool through every scenario and renders the comparison', async ()
     }
     expect(notes.watch.syncjournal.latenciesMs).toHaveLength(1);
     expect(notes.profileInitial.areas.length).toBeGreaterThan(0);
+    // The main thread's profile (where the journal works), and the walk's worker beside it.
+    expect(notes.profileInitial.areas.map((a: { name: string }) => a.name).join()).toContain(
+      'journal',
+    );
+    expect(notes.profileInitial.worker.totalMs).toBeGreaterThan(0);
     expect(results.trees[1]).toMatchObject({ kind: 'media', files: 2 });
     const markdown: string = renderComparison(results);
     expect(markdown).toContain('### notes-like, 60 files');

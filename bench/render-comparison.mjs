@@ -136,8 +136,18 @@ function profileText(title, p) {
     .slice(0, 6)
     .map((f) => `\`${f.name}\` ${f.ms} ms`)
     .join(', ');
+  const worker = p.worker
+    ? ` On the walk's worker thread (${fmtMs(p.worker.totalMs)} sampled): ${p.worker.areas
+        .slice(0, 3)
+        .map((a) => `${a.name} ${a.pct}%`)
+        .join('; ')}; top: ${p.worker.functions
+        .filter((f) => !f.name.startsWith('('))
+        .slice(0, 3)
+        .map((f) => `\`${f.name}\` ${f.ms} ms`)
+        .join(', ')}.`
+    : '';
   return [
-    `**${title}** (wall ${fmtMs(p.wallMs)} with the profiler on; the engine's own \`durationMs\` ${fmtMs(p.durationMs)}). By area: ${areas}. Top functions by self time: ${fns}.`,
+    `**${title}** (wall ${fmtMs(p.wallMs)} with the profiler on; the engine's own \`durationMs\` ${fmtMs(p.durationMs)}). Main thread, by area: ${areas}. Top functions by self time: ${fns}.${worker}`,
     '',
   ];
 }
@@ -196,7 +206,7 @@ export function renderComparison(r) {
       `No-op sync of ${n(Math.max(...r.sizes))} notes`,
       r.trees.find((t) => t.profileNoop)?.profileNoop,
     ),
-    'The profiler samples the main thread only: "idle" is time it waited, mostly for file-system calls on the libuv threadpool (their CPU shows as sys time in the tables, not in the profile).',
+    'The profiler samples each JavaScript thread: the main thread, and the worker thread that walks the local folder. "idle" is time the main thread waited, mostly for file-system calls on the libuv threadpool or for the walk (their CPU shows as sys time in the tables, not in the profile).',
   );
   return lines.join('\n');
 }
