@@ -10,7 +10,7 @@
 // BENCH_MEDIA_MAX_MIB (default 50), BENCH_S3_MAX_FILES (largest tree also synced to the S3 test
 // server, default 10000; 0 skips S3), BENCH_WATCH_FILES (the tree watch mode runs on, default
 // 10000), BENCH_WATCH_EDITS (default 5), BENCH_NOOP_SERIES (no-op runs for journal growth,
-// default 20), BENCH_PROFILE (0 skips profiles), BENCH_PROFILE_DIR (keep the .cpuprofile files).
+// default 40), BENCH_PROFILE (0 skips profiles), BENCH_PROFILE_DIR (keep the .cpuprofile files).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -43,7 +43,7 @@ const MEDIA_MAX_MIB = num('BENCH_MEDIA_MAX_MIB', 50);
 const S3_MAX_FILES = num('BENCH_S3_MAX_FILES', 10_000);
 const WATCH_FILES = num('BENCH_WATCH_FILES', 10_000);
 const WATCH_EDITS = num('BENCH_WATCH_EDITS', 5);
-const NOOP_SERIES = num('BENCH_NOOP_SERIES', 20);
+const NOOP_SERIES = num('BENCH_NOOP_SERIES', 40);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const outArg = process.argv.indexOf('--out');
 const OUT = outArg > 0 ? process.argv[outArg + 1] : undefined;
@@ -182,15 +182,60 @@ async function watchLatency(label, command, args, wEnv, pair) {
   }
 }
 
-/** Journal growth over a series of untimed no-op runs (pages and WAL grow in steps). */
-function journalGrowth(pair) {
-  const before = du(join(pair.state, 'journal'));
+/**
+ * Journal growth over a series of untimed no-op runs. The folder grows in steps (8 KiB
+ * pages, a table's first free-space map, 16 MiB WAL segments until PGlite keeps
+ * min_wal_size of them), so the tables and their indexes are measured too, and the
+ * bytes of the rows the series appended, which have no steps.
+ */
+async function journalGrowth(pair) {
+  const dir = join(pair.state, 'journal');
+  const before = du(dir);
+  const tablesBefore = await journalTables(dir);
   for (let i = 0; i < NOOP_SERIES; i++) {
     const { report } = pair.sync();
     if (report.uploaded + report.downloaded !== 0) throw new Error('a no-op run did work');
   }
-  const after = du(join(pair.state, 'journal'));
-  return { runs: NOOP_SERIES, bytes: after - before, perRunBytes: (after - before) / NOOP_SERIES };
+  const after = du(dir);
+  const tablesAfter = await journalTables(dir, tablesBefore.lastRun);
+  const perRun = (bytes) => bytes / NOOP_SERIES;
+  return {
+    runs: NOOP_SERIES,
+    bytes: after - before,
+    perRunBytes: perRun(after - before),
+    tablesPerRunBytes: perRun(tablesAfter.bytes - tablesBefore.bytes),
+    rowsPerRunBytes: perRun(tablesAfter.rowsAfterRun),
+    eventsPerRun: tablesAfter.eventsAfterRun / NOOP_SERIES,
+  };
+}
+
+/** The journal's tables with their indexes, and the rows of the runs after `afterRun` (if any). */
+async function journalTables(dir, afterRun = null) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create(dir);
+  try {
+    const { rows } = await db.query(
+      `select (select sum(pg_total_relation_size(c.oid))::bigint from pg_class c
+                join pg_namespace n on n.oid = c.relnamespace
+               where n.nspname = 'public' and c.relkind = 'r') as bytes,
+              (select max(run) from runs) as last_run,
+              (select coalesce(sum(pg_column_size(e.*)), 0)::bigint from events e
+                where run > $1::int) as event_bytes,
+              (select count(*)::int from events where run > $1::int) as events,
+              (select coalesce(sum(pg_column_size(r.*)), 0)::bigint from runs r
+                where run > $1::int) as run_bytes`,
+      [afterRun],
+    );
+    const r = rows[0];
+    return {
+      bytes: Number(r.bytes),
+      lastRun: Number(r.last_run),
+      rowsAfterRun: Number(r.event_bytes) + Number(r.run_bytes),
+      eventsAfterRun: Number(r.events),
+    };
+  } finally {
+    await db.close();
+  }
 }
 
 function profiled(pair, name, profileDir) {
@@ -269,7 +314,7 @@ try {
         unison: await watchLatency('unison -repeat 1', ...pairs.unison.watchCommand, pairs.unison),
       };
       log(`watch: ${JSON.stringify(entry.watch)}`);
-      entry.journalGrowth = journalGrowth(pairs.syncjournal);
+      entry.journalGrowth = await journalGrowth(pairs.syncjournal);
       // Fixed costs: starting the CLI; opening the journal (status); creating one.
       const sj = pairs.syncjournal;
       const args = (state) => [bin, '--state-dir', state, '--json', 'status'];

@@ -55,10 +55,14 @@ it('runs every tool through every scenario and renders the comparison', async ()
       'journal',
     );
     expect(notes.profileInitial.worker.totalMs).toBeGreaterThan(0);
+    // A no-op run appends five events (run, scan, listing and plan summaries, the report).
+    expect(notes.journalGrowth).toMatchObject({ runs: 1, eventsPerRun: 5 });
+    expect(notes.journalGrowth.rowsPerRunBytes).toBeGreaterThan(1000);
     expect(results.trees[1]).toMatchObject({ kind: 'media', files: 2 });
     const markdown: string = renderComparison(results);
     expect(markdown).toContain('### notes-like, 60 files');
     expect(markdown).toContain('| watch mode: an edit is in the bucket ≤ 1 s after save');
+    expect(markdown).toMatch(/the journal grows < 5 KB per no-op run .* the 5 events and run row/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

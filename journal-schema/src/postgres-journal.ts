@@ -33,6 +33,7 @@ import {
   migrationProvider,
   migrations,
   SCHEMA_VERSION,
+  VIEW_PROJECTIONS,
 } from './migrations.js';
 import {
   columnName,
@@ -229,7 +230,13 @@ export class PostgresJournal implements Journal {
   }
 
   async events(filter: EventFilter = {}): Promise<JournalEvent[]> {
-    let query = this.#open().selectFrom('events').selectAll();
+    let query = this.#open()
+      .selectFrom('events')
+      .select(['seq', 'run', 'at', 'kind', 'path', 'payload'])
+      .select([
+        sql<string>`encode(prev_hash, 'hex')`.as('prev_hash'),
+        sql<string>`encode(hash, 'hex')`.as('hash'),
+      ]);
     if (filter.run !== undefined) query = query.where('run', '=', filter.run);
     if (filter.path !== undefined) query = query.where('path', '=', filter.path);
     if (filter.pairId !== undefined) {
@@ -265,7 +272,7 @@ export class PostgresJournal implements Journal {
       await lockHead(trx);
       const before = await digestTables(trx);
       for (const table of [...PROJECTION_TABLES].reverse()) {
-        await sql`delete from ${sql.table(table)}`.execute(trx);
+        if (!VIEW_PROJECTIONS.has(table)) await sql`delete from ${sql.table(table)}`.execute(trx);
       }
       const batch = new ProjectionBatch();
       let events = 0;
@@ -415,7 +422,8 @@ async function readEventPage(
   const { rows } = await sql<{ page: string | null }>`
     select json_agg(json_build_object(
              'seq', seq, 'run', run, 'at', at, 'kind', kind, 'path', path,
-             'payload', payload, 'prevHash', prev_hash, 'hash', hash) order by seq)::text as page
+             'payload', payload, 'prevHash', encode(prev_hash, 'hex'),
+             'hash', encode(hash, 'hex')) order by seq)::text as page
     from (select * from events where seq > ${after} order by seq limit ${limit}) e`.execute(db);
   const page = rows[0]?.page;
   if (!page) return [];
@@ -438,16 +446,17 @@ async function insertEvents(trx: Tx, prepared: PreparedEvent[]): Promise<void> {
       .join(',')}]`;
     await sql`
       insert into events (seq, run, at, kind, path, payload, prev_hash, hash)
-      select seq, run, at, kind, path, payload, prev_hash, hash
+      select seq, run, at, kind, path, payload, decode(prev_hash, 'hex'), decode(hash, 'hex')
       from jsonb_to_recordset(${json}::jsonb) as x(
         seq bigint, run integer, at timestamptz, kind text, path text,
         payload jsonb, prev_hash text, hash text)`.execute(trx);
   }
 }
 
-/** Applies a batch's net effect: bulk deletes, bulk upserts, then patches. */
+/** Applies a batch's net effect: bulk deletes, bulk upserts, then patches (views follow the events). */
 async function writeBatch(trx: Tx, batch: ProjectionBatch): Promise<void> {
   for (const table of PROJECTION_TABLES) {
+    if (VIEW_PROJECTIONS.has(table)) continue;
     await deleteRows(trx, table, batch.deletes(table));
     await upsertRows(trx, table, batch.puts(table) as object[]);
     for (const patch of batch.patches(table)) await patchRow(trx, table, patch.key, patch.set);

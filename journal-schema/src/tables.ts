@@ -141,8 +141,10 @@ export interface JournalDatabase {
     kind: string;
     path: string | null;
     payload: ColumnType<unknown, string, string>;
-    prev_hash: string;
-    hash: string;
+    /** 32 bytes; read as hex with `encode(prev_hash, 'hex')`. */
+    prev_hash: Uint8Array;
+    /** 32 bytes; read as hex with `encode(hash, 'hex')`. */
+    hash: Uint8Array;
   };
   runs: {
     run: number;
@@ -211,6 +213,7 @@ export interface JournalDatabase {
     resolved_kept: ColumnType<unknown, string | null, string | null>;
     resolved_run: number | null;
   };
+  /** A view over the `run.completed` events (schema 2 on): read it, never write it. */
   reports: {
     run: number;
     pair_id: string;

@@ -1,5 +1,12 @@
-import { comparePaths, eventHash, JournalTooNewError } from '@syncjournal/core';
 import {
+  comparePaths,
+  eventHash,
+  type JournalEventInput,
+  JournalTooNewError,
+  type RunStatus,
+} from '@syncjournal/core';
+import {
+  emptyReport,
   type JournalSetup,
   runJournalConformance,
   runStart,
@@ -7,8 +14,14 @@ import {
   scanEntry,
 } from '@syncjournal/core/testing';
 import { sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATION_TABLE } from '../migrations.js';
+import {
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+  migrationProvider,
+  SCHEMA_VERSION,
+} from '../migrations.js';
 import { openPostgresJournal, type PostgresJournal } from '../postgres-journal.js';
 
 /** Opens a fresh, empty journal for one test, and disposes of it afterwards. */
@@ -182,7 +195,7 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         const payload = { ...scanEntry(1), size: 5 };
         const forged = eventHash(setup.hasher, original!.prevHash, { ...original!, payload });
         await tamper(
-          `update events set payload = '${JSON.stringify(payload)}', hash = '${forged}' where seq = 4`,
+          `update events set payload = '${JSON.stringify(payload)}', hash = decode('${forged}', 'hex') where seq = 4`,
         );
         expect(await journal.verify()).toEqual({
           ok: false,
@@ -205,11 +218,77 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       expect(await journal.dump()).toEqual(live);
     });
 
+    const completedEvent = (run: number, status: RunStatus): JournalEventInput => ({
+      kind: 'run.completed',
+      run,
+      payload: emptyReport(run, status),
+    });
+    const completedRun = async (pairId = 'pair-1', status: RunStatus = 'in-sync') => {
+      const run = await syncRun(pairId);
+      await journal.append([completedEvent(run, status)]);
+      return run;
+    };
+
+    it('reads reports from the run.completed events, and stores no second copy', async () => {
+      const run = await completedRun();
+      const [completed] = await journal.events({ run, kinds: ['run.completed'] });
+      expect((await journal.report(run))?.report).toEqual(completed!.payload);
+      const kinds = await sql<{ relkind: string }>`
+        select relkind from pg_class where relname = 'reports'`.execute(journal.db);
+      expect(kinds.rows).toEqual([{ relkind: 'v' }]);
+      const stored = await sql<{ bytes: number }>`
+        select octet_length(hash) as bytes from events where seq = 1`.execute(journal.db);
+      expect(stored.rows[0]!.bytes).toBe(32);
+    });
+
+    it('upgrades a schema-1 journal (hex hashes, a reports table) without changing a hash', async () => {
+      await completedRun();
+      await completedRun('pair-2', 'conflicts');
+      await syncRun('pair-3');
+      const events = await journal.events();
+      const live = await journal.dump();
+      const migrator = new Migrator({
+        db: journal.db,
+        provider: migrationProvider,
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      // Back to schema 1, as the previous release wrote it: hex text hashes and a
+      // reports table holding a copy of each report.
+      const down = await migrator.migrateTo('0001_journal');
+      expect(down.error).toBeUndefined();
+      const v1 = await sql<{ type: string; reports: number }>`
+        select (select data_type from information_schema.columns
+                where table_name = 'events' and column_name = 'hash') as type,
+               (select count(*)::int from reports) as reports`.execute(journal.db);
+      expect(v1.rows[0]).toEqual({ type: 'text', reports: 2 });
+
+      const upgraded = await openPostgresJournal(journal.db, { hasher: setup.hasher });
+      expect(await upgraded.events()).toEqual(events);
+      expect(await upgraded.dump()).toEqual(live);
+      expect(await upgraded.verify()).toMatchObject({ ok: true, events: events.length });
+      const meta = await sql<{ value: string }>`
+        select value from journal_meta where key = 'schema_version'`.execute(journal.db);
+      expect(meta.rows[0]?.value).toBe(String(SCHEMA_VERSION));
+      // The chain goes on from the upgraded head.
+      const run = await upgraded.startRun(runStart('pair-1'));
+      await upgraded.append([...sampleRun(run), completedEvent(run, 'blocked')]);
+      expect(await upgraded.verify()).toMatchObject({ ok: true });
+      expect(await upgraded.report(run)).toEqual({
+        run,
+        pairId: 'pair-1',
+        status: 'blocked',
+        report: emptyReport(run, 'blocked'),
+      });
+      expect((await upgraded.report(2))?.status).toBe('conflicts');
+    });
+
     it('refuses a journal written by a newer version and changes nothing', async () => {
       await syncRun();
       const events = await count();
+      const newer = String(SCHEMA_VERSION + 1);
       await sql
-        .raw(`update journal_meta set value = '2' where key = 'schema_version'`)
+        .raw(`update journal_meta set value = '${newer}' where key = 'schema_version'`)
         .execute(journal.db);
       const error = await openPostgresJournal(journal.db, { hasher: fakeHasherGuard }).catch(
         (e: unknown) => e,
@@ -220,11 +299,11 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       );
       const meta = await sql<{ value: string }>`
         select value from journal_meta where key = 'schema_version'`.execute(journal.db);
-      expect(meta.rows[0]?.value).toBe('2');
+      expect(meta.rows[0]?.value).toBe(newer);
       expect(await count()).toBe(events);
 
       await sql
-        .raw(`update journal_meta set value = '1' where key = 'schema_version'`)
+        .raw(`update journal_meta set value = '${SCHEMA_VERSION}' where key = 'schema_version'`)
         .execute(journal.db);
       await sql`insert into ${sql.table(MIGRATION_TABLE)} (name, timestamp) values ('0099_future', now()::text)`.execute(
         journal.db,
