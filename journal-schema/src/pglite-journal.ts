@@ -81,23 +81,37 @@ export async function openPGliteJournal(options: PGliteJournalOptions): Promise<
 
 type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
 
+/**
+ * Postgres settings on top of PGlite's own. A 16 MiB buffer pool instead of Postgres'
+ * 128 MiB: PGlite touches the whole pool as it opens, and a journal's reads are
+ * sequential pages the OS caches anyway. Measured on 100k events (`bench/journal.mjs`):
+ * ~100 MB less resident memory in every scenario, appends and verify as fast, a
+ * rebuild ~7% slower; 8 MiB made rebuilds ~25% slower for ~25 MB more.
+ */
+const SETTINGS = ['shared_buffers=16MB'];
+
+function startParams(PGlite: PGliteClass): string[] {
+  return [...PGlite.defaultStartParams, ...SETTINGS.flatMap((setting) => ['-c', setting])];
+}
+
 /** A PGlite database: from a template when there is one, else by initdb, keeping a template. */
 async function createDatabase(
   PGlite: PGliteClass,
   dataDir: string | undefined,
   templates: PGliteTemplates | undefined,
 ) {
-  if (!templates) return PGlite.create(dataDir);
+  const options = { startParams: startParams(PGlite) };
+  if (!templates) return PGlite.create(dataDir, options);
   const template = await templates.load().catch(() => undefined);
   if (template) {
     try {
-      return await PGlite.create(dataDir, { loadDataDir: template });
+      return await PGlite.create(dataDir, { ...options, loadDataDir: template });
     } catch {
       // A damaged or foreign template: forget it and create the database the slow way.
       await templates.discard();
     }
   }
-  const pglite = await PGlite.create(dataDir);
+  const pglite = await PGlite.create(dataDir, options);
   try {
     await templates.save(await pglite.dumpDataDir('gzip'));
   } catch {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStart, sampleRun } from '@syncjournal/journal-schema/testing';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openJournal } from '../src/index.js';
 
@@ -41,6 +42,11 @@ describe('journal templates for new data directories', () => {
       const run = await journal.startRun(runStart('pair-1'));
       await journal.append(sampleRun(run));
       expect(await journal.verify()).toMatchObject({ ok: true });
+      // Created either way, the journal runs with its own settings (a 16 MiB buffer pool).
+      const settings = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(
+        journal.db,
+      );
+      expect(settings.rows).toEqual([{ shared_buffers: '16MB' }]);
       return { run, manifest: (await journal.manifest('pair-1')).map((r) => r.path) };
     } finally {
       await journal.close();
