@@ -319,14 +319,15 @@ export class PostgresJournal implements Journal {
    * Every row of a per-path projection for a pair, in path order. Read as one text
    * document per page of {@link PATH_PAGE} rows, a line per row and a tab between
    * fields (COPY's text format): for 100k rows several times faster than row-by-row
-   * results or JSON, whose building and decoding dominate on PGlite.
+   * results or JSON, whose building and decoding dominate on PGlite. The pair's id is
+   * not read back: every row has the one asked for.
    */
   async #readPaths<T extends 'manifest' | 'listing' | 'baseline'>(
     table: T,
     pairId: string,
   ): Promise<ProjectionRows[T][]> {
     const db = this.#open();
-    const columns = columnsOf(table);
+    const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
     const fields = sql.join(columns.map(([field, type]) => textField(columnName(field), type)));
     const pathIndex = columns.findIndex(([field]) => field === 'path');
     const result: ProjectionRows[T][] = [];
@@ -341,7 +342,7 @@ export class PostgresJournal implements Journal {
       const lines = page.split('\n');
       for (const line of lines) {
         const values = line.split('\t');
-        const row: Record<string, unknown> = {};
+        const row: Record<string, unknown> = { pairId };
         columns.forEach(([field, type], i) => {
           row[field] = fromText(type, values[i]!);
         });
