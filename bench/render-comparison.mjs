@@ -186,7 +186,7 @@ export function renderComparison(r) {
     );
     const f = watched.fixed;
     lines.push(
-      `Fixed costs of every syncjournal run, measured alongside: starting the CLI (\`--version\`) ${fmtMs(f.start)}; opening an existing journal (\`status\`) ${fmtMs(f.open)}; creating a new one (\`status\` on a new state dir, as a first sync does) ${fmtMs(f.create)} from the template that the first journal on a machine leaves, ${fmtMs(f.createByInitdb)} by initdb (the first journal on a machine, or with \`SYNCJOURNAL_JOURNAL_TEMPLATE=0\`).`,
+      `Fixed costs of every syncjournal run, measured alongside (medians of 3): starting the CLI (\`--version\`) ${fmtMs(f.start)}; opening an existing journal (\`status\`) ${fmtMs(f.open)}; creating a new one (\`status\` on a new state dir, as a first sync does) ${fmtMs(f.create)} from the template that the first journal on a machine leaves, ${fmtMs(f.createByInitdb)} by initdb (the first journal on a machine, or with \`SYNCJOURNAL_JOURNAL_TEMPLATE=0\`).`,
       '',
     );
   }

@@ -271,9 +271,11 @@ export class PostgresJournal implements Journal {
     return db.transaction().execute(async (trx) => {
       await lockHead(trx);
       const before = await digestTables(trx);
-      for (const table of [...PROJECTION_TABLES].reverse()) {
-        if (!VIEW_PROJECTIONS.has(table)) await sql`delete from ${sql.table(table)}`.execute(trx);
-      }
+      // TRUNCATE, not DELETE: rows deleted leave dead tuples that nothing vacuums in
+      // PGlite, and each rebuild then read a larger table than the last (4.9 s, 5.9 s,
+      // 6.9 s for three rebuilds of 100k events). It is transactional, like the rest.
+      const stored = PROJECTION_TABLES.filter((t) => !VIEW_PROJECTIONS.has(t));
+      await sql`truncate table ${sql.join(stored.map((t) => sql.table(t)))}`.execute(trx);
       const batch = new ProjectionBatch();
       let events = 0;
       await forEachEventPage(trx, (page) => {

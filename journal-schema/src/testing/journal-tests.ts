@@ -205,6 +205,47 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       });
     });
 
+    it('rebuild() that fails half-way leaves every projection as it was', async () => {
+      await completedRun();
+      const live = await journal.dump();
+      await sql
+        .raw(`create function refuse() returns trigger language plpgsql as $$
+              begin raise exception 'disk full'; end $$`)
+        .execute(journal.db);
+      await sql
+        .raw(
+          'create trigger refuse before insert on baseline for each row execute function refuse()',
+        )
+        .execute(journal.db);
+      await expect(journal.rebuild()).rejects.toThrow(/disk full/);
+      await sql.raw('drop trigger refuse on baseline').execute(journal.db);
+      expect(await journal.dump()).toEqual(live);
+    });
+
+    it('rebuild() leaves tables no larger than a rebuild before it (no dead rows)', async () => {
+      const run = await journal.startRun(runStart('pair-big'));
+      await journal.append(
+        Array.from({ length: 2000 }, (_, i) => ({
+          kind: 'scan.added' as const,
+          run,
+          path: `notes/${i}.md`,
+          payload: scanEntry(i),
+        })),
+      );
+      const size = async () =>
+        Number(
+          (
+            await sql<{ bytes: string }>`
+              select pg_relation_size('manifest') as bytes`.execute(journal.db)
+          ).rows[0]!.bytes,
+        );
+      await journal.rebuild();
+      const once = await size();
+      await journal.rebuild();
+      await journal.rebuild();
+      expect(await size()).toBe(once);
+    });
+
     it('rebuild() repairs projections damaged outside the journal, and says so', async () => {
       await syncRun();
       const live = await journal.dump();
