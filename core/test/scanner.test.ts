@@ -180,6 +180,50 @@ describe('the lister', () => {
     expect(result.errors[0]?.message).toMatch(/page 2 failed/);
   });
 
+  it('asks for the first page before the previous listing has arrived', async () => {
+    const store = new MemoryStore({ pageSize: 2 });
+    for (const k of ['a', 'b', 'c']) store.putText(k, k);
+    const asked: (string | undefined)[] = [];
+    const list = store.list.bind(store);
+    store.list = (cursor, options) => {
+      asked.push(cursor);
+      return list(cursor, options);
+    };
+    let arrive!: (rows: ListingRow[]) => void;
+    const pending = listStore({
+      store,
+      hasher: sha256,
+      previous: new Promise<ListingRow[]>((resolve) => (arrive = resolve)),
+    });
+    expect(asked).toEqual([undefined]);
+    arrive(listed([{ path: 'gone', etag: '"x"', size: 1 }]));
+    const result = await pending;
+    expect(asked).toEqual([undefined, 'b']);
+    expect(result.objects.map((o) => o.path)).toEqual(['a', 'b', 'c']);
+    expect(result.deltas).toContainEqual(
+      expect.objectContaining({ kind: 'listing.removed', path: 'gone' }),
+    );
+  });
+
+  it('reports a first page that failed before the previous listing arrived', async () => {
+    const store = new MemoryStore();
+    store.putText('a', 'a');
+    store.failListPage(0);
+    let arrive!: (rows: ListingRow[]) => void;
+    const pending = listStore({
+      store,
+      hasher: sha256,
+      previous: new Promise<ListingRow[]>((resolve) => (arrive = resolve)),
+    });
+    // The failure lands while nobody awaits the page: it must not go unhandled.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    arrive(listed([{ path: 'a', etag: '"x"', size: 1 }]));
+    const result = await pending;
+    expect(result).toMatchObject({ complete: false, listedThrough: null, pages: 0 });
+    expect(result.deltas).toEqual([]);
+    expect(result.errors[0]?.message).toMatch(/page 1 failed/);
+  });
+
   it('leaves out syncjournal’s reserved keys', async () => {
     const store = new MemoryStore();
     store.putText('.syncjournal/trash/1/a.md', 'old');

@@ -24,6 +24,7 @@ import {
   writeTemp,
 } from './folder-store-io.js';
 import { assertSafeKey, assertWritableKey, STORE_DIR, unquoteEtag } from './folder-store-keys.js';
+import { LIST_WORKER, ListAhead, listPage } from './folder-store-list.js';
 import { BucketWriteLock } from './folder-store-lock.js';
 import {
   type FileIdentity,
@@ -43,7 +44,7 @@ import {
   pruneEmptyParents,
   sweepTemp,
 } from './folder-store-paths.js';
-import { DirCache, isVanished, keysAfter, mapLimit } from './folder-store-walk.js';
+import { DirCache } from './folder-store-walk.js';
 
 export type { FolderStoreFs } from './folder-store-io.js';
 export { BucketLockedError } from './folder-store-lock.js';
@@ -63,6 +64,12 @@ export interface FolderStoreOptions {
   lockTimeoutMs?: number;
   /** The filesystem; `node:fs/promises` unless a test injects failures. */
   fs?: FolderStoreFs;
+  /**
+   * Read a listing ahead on a worker thread from its first page (default true; only on
+   * the real filesystem, from the built package): a sync lists the bucket while it reads
+   * its journal, instead of after.
+   */
+  listInWorker?: boolean;
 }
 
 const TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -99,6 +106,9 @@ export class FolderStore implements ObjectStore {
   readonly #dirs = new DirCache();
   /** Blocking calls for listings, on the real filesystem only (tests inject faults through `fs`). */
   readonly #syncFs: FolderStoreSyncFs | undefined;
+  readonly #listInWorker: boolean;
+  /** The listing being read ahead, if any. */
+  #ahead: ListAhead | undefined;
 
   private constructor(
     /** The bucket folder, as an absolute path with symbolic links resolved. */
@@ -108,6 +118,8 @@ export class FolderStore implements ObjectStore {
   ) {
     this.#fs = fs;
     this.#syncFs = options.fs === undefined ? nodeSyncFs : undefined;
+    this.#listInWorker =
+      (options.listInWorker ?? true) && this.#syncFs !== undefined && LIST_WORKER !== undefined;
     this.#pageSize = options.pageSize ?? 1000;
     if (!(this.#pageSize >= 1)) throw new RangeError('pageSize must be at least 1');
     this.#metaDir = join(root, STORE_DIR, 'meta');
@@ -152,39 +164,23 @@ export class FolderStore implements ObjectStore {
     return store;
   }
 
-  /** One page of keys after `cursor` (the last key of the previous page). */
+  /**
+   * One page of keys after `cursor` (the last key of the previous page). On the real
+   * filesystem a listing from the start is read ahead on a worker thread (see
+   * {@link FolderStoreOptions.listInWorker}); a page it cannot give is listed here.
+   */
   async list(cursor?: string): Promise<ListPage> {
-    const found = await keysAfter(
-      this.#fs,
-      this.root,
-      cursor,
-      this.#pageSize + 1,
-      this.#dirs,
-      this.#syncFs,
-    );
-    const page = found.slice(0, this.#pageSize);
-    const next = found.length > this.#pageSize ? (page.at(-1)?.key ?? null) : null;
-    // One lstat per object and no sidecar: the ETag is the stat identity, and the SHA-256
-    // is left to head() (the engine carries it over from the last listing while the ETag
-    // holds). On the real filesystem the lstat blocks, instead of a threadpool round trip
-    // per object, holding the event loop a few milliseconds per page.
-    const sync = this.#syncFs;
-    const lstat = sync
-      ? async (path: string) => sync.lstatSync(path)
-      : (path: string) => this.#fs.lstat(path);
-    const objects = await mapLimit(page, 16, async ({ key, path }) => {
-      let stats: Stats;
-      try {
-        stats = await lstat(path);
-      } catch (error) {
-        // Deleted since the directory was read: the object is gone, as a later listing would say.
-        if (isVanished(error)) return undefined;
-        throw error;
-      }
-      if (!stats.isFile()) return undefined;
-      return objectOf(key, stats, undefined);
-    });
-    return { objects: objects.filter((o) => o !== undefined), next };
+    if (cursor === undefined && this.#listInWorker) {
+      this.#ahead?.close();
+      this.#ahead = new ListAhead(this.root, this.#pageSize);
+    }
+    if (this.#ahead) {
+      const page = await this.#ahead.take(cursor);
+      if (page) return page;
+      this.#ahead.close();
+      this.#ahead = undefined;
+    }
+    return listPage(this.#fs, this.root, cursor, this.#pageSize, this.#dirs, this.#syncFs);
   }
 
   async head(key: string): Promise<RemoteObject | undefined> {

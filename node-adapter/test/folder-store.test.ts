@@ -27,6 +27,28 @@ for (const pageSize of [undefined, 2]) {
   });
 }
 
+// The built package reads listings ahead on a worker thread (under vitest the sources are
+// TypeScript, which a worker cannot load; `npm test` builds first): the same suite runs on it.
+const built = (await import('../dist/folder-store.js' as string)) as {
+  FolderStore: typeof FolderStore;
+};
+for (const pageSize of [undefined, 2]) {
+  runStoreConformance(
+    `FolderStore, built, listing on a worker (pageSize ${pageSize ?? 'default'})`,
+    {
+      async create() {
+        const dir = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-'));
+        return {
+          store: await built.FolderStore.open({ root: dir, ...(pageSize ? { pageSize } : {}) }),
+          teardown: () => fs.rm(dir, { recursive: true, force: true }),
+        };
+      },
+      capabilities: CAPABILITIES,
+      canCopy: true,
+    },
+  );
+}
+
 const bytes = (text: string) => new TextEncoder().encode(text);
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
@@ -448,6 +470,67 @@ describe('FolderStore', () => {
       expect(await paged.list(second.next ?? undefined)).toMatchObject({
         objects: [expect.objectContaining({ key: 'e' })],
         next: null,
+      });
+    });
+  });
+
+  describe('listings read ahead on a worker thread (the built package)', () => {
+    const keys = (objects: { key: string }[]) => objects.map((o) => o.key);
+    const fill = async () => {
+      const all: string[] = [];
+      for (let i = 0; i < 40; i++)
+        all.push(`${i % 4}/n${i}.md`, `top${i}.md`, `${i % 3}/d/${i}.md`);
+      for (const k of all) await putText(store, k, k);
+      await ageFolders(dir);
+      return [...all].sort(comparePaths);
+    };
+
+    it('gives the pages a listing here gives, whatever order they are asked in', async () => {
+      const all = await fill();
+      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      const here = await built.FolderStore.open({ root: dir, pageSize: 7, listInWorker: false });
+      const ahead1 = await ahead.list();
+      const here1 = await here.list();
+      expect(ahead1).toEqual(here1);
+      expect(keys(await listAll(ahead))).toEqual(all);
+      expect(await listAll(ahead)).toEqual(await listAll(here));
+      // A cursor the worker is not at (skipping pages, going back, or from another
+      // listing) is listed here, with the same answer.
+      for (const cursor of [all[30], all[3], 'top1', '2/d/']) {
+        expect(await ahead.list(cursor)).toEqual(await here.list(cursor));
+      }
+      // A listing started again mid-way starts over.
+      await ahead.list();
+      expect(keys(await listAll(ahead))).toEqual(all);
+    });
+
+    it('lists from the first call: a key added later in a listing already read is not in it', async () => {
+      await fill();
+      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      const here = await built.FolderStore.open({ root: dir, pageSize: 7, listInWorker: false });
+      const first = [await ahead.list(), await here.list()];
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await putText(store, 'zz-later.md', 'later');
+      const rest = async (store: FolderStore, page: { next: string | null }) => {
+        const out: string[] = [];
+        for (let cursor = page.next; cursor !== null; ) {
+          const next = await store.list(cursor);
+          out.push(...keys(next.objects));
+          cursor = next.next;
+        }
+        return out;
+      };
+      expect(await rest(ahead, first[0]!)).not.toContain('zz-later.md');
+      expect(await rest(here, first[1]!)).toContain('zz-later.md');
+    });
+
+    it('throws what a listing here throws when the bucket folder is gone', async () => {
+      await fill();
+      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      await fs.rm(dir, { recursive: true });
+      await expect(ahead.list()).rejects.toMatchObject({
+        code: 'bucket-unreadable',
+        data: { errno: 'ENOENT' },
       });
     });
   });

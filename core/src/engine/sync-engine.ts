@@ -115,14 +115,13 @@ async function observe(
       ...(excluded ? { excluded } : {}),
       onProgress: (p) => o.onProgress?.({ phase: 'scan', ...p }),
     }),
-    listing.then((previous) =>
-      listStore({
-        store: o.store,
-        hasher: o.hasher,
-        previous,
-        ...(excluded ? { excluded } : {}),
-      }),
-    ),
+    // Asks for the first page before the listing is read: the store lists meanwhile.
+    listStore({
+      store: o.store,
+      hasher: o.hasher,
+      previous: listing,
+      ...(excluded ? { excluded } : {}),
+    }),
     o.journal.baseline(pairId),
   ]);
   return { scan, list, baseline };

@@ -56,14 +56,19 @@ export async function listEveryObject(
  * incomplete — never as empty — and keys after the last page seen are unknown, so
  * no delta says they were removed. Content hashes the store does not list are carried
  * over from the previous listing while the ETag is unchanged.
+ *
+ * `previous` may be a promise (the journal still reading it): the first page is asked
+ * for before it is awaited, so the store lists while the journal reads.
  */
 export async function listStore(options: {
   store: ObjectStore;
   hasher: Hasher;
-  previous: readonly ListingRow[];
+  previous: readonly ListingRow[] | Promise<readonly ListingRow[]>;
   excluded?: (path: string) => boolean;
 }): Promise<ListResult> {
-  const { store, previous } = options;
+  const { store } = options;
+  const firstPage = settle(store.list());
+  const previous = await options.previous;
   const before = new Map(previous.map((row) => [row.path, row]));
   const objects: ListedObject[] = [];
   const errors: ReportError[] = [];
@@ -74,7 +79,7 @@ export async function listStore(options: {
   for (;;) {
     let page: Awaited<ReturnType<ObjectStore['list']>>;
     try {
-      page = await store.list(cursor);
+      page = unsettle(await (pages === 0 ? firstPage : settle(store.list(cursor))));
     } catch (error) {
       errors.push({
         code:
@@ -114,6 +119,19 @@ export async function listStore(options: {
     digest: manifestDigest(options.hasher, objects),
     errors,
   };
+}
+
+/** A promise that never rejects (so one not yet awaited cannot go unhandled). */
+function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+function unsettle<T>(result: { value: T } | { error: unknown }): T {
+  if ('error' in result) throw result.error;
+  return result.value;
 }
 
 function toListed(object: RemoteObject, prev: ListingRow | undefined): ListedObject {

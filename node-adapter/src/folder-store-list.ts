@@ -1,0 +1,129 @@
+import type { Stats } from 'node:fs';
+import { isMainThread, Worker } from 'node:worker_threads';
+import type { ListPage } from '@syncjournal/core';
+import type { FolderStoreFs } from './folder-store-io.js';
+import { type FolderStoreSyncFs, objectOf } from './folder-store-meta.js';
+import { type DirCache, isVanished, keysAfter, mapLimit } from './folder-store-walk.js';
+
+/**
+ * One page of a folder bucket's listing: up to `pageSize` objects after `cursor`, and
+ * the cursor of the next page (null on the last).
+ *
+ * One lstat per object and no sidecar: the ETag is the stat identity, and the SHA-256
+ * is left to `head()` (the engine carries it over from the last listing while the ETag
+ * holds). On the real filesystem (`syncFs`) the calls block, instead of a threadpool
+ * round trip per object.
+ */
+export async function listPage(
+  fs: FolderStoreFs,
+  root: string,
+  cursor: string | undefined,
+  pageSize: number,
+  cache: DirCache,
+  syncFs: FolderStoreSyncFs | undefined,
+): Promise<ListPage> {
+  const found = await keysAfter(fs, root, cursor, pageSize + 1, cache, syncFs);
+  const page = found.slice(0, pageSize);
+  const next = found.length > pageSize ? (page.at(-1)?.key ?? null) : null;
+  const lstat = syncFs
+    ? async (path: string) => syncFs.lstatSync(path)
+    : (path: string) => fs.lstat(path);
+  const objects = await mapLimit(page, 16, async ({ key, path }) => {
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+    } catch (error) {
+      // Deleted since the directory was read: the object is gone, as a later listing would say.
+      if (isVanished(error)) return undefined;
+      throw error;
+    }
+    if (!stats.isFile()) return undefined;
+    return objectOf(key, stats, undefined);
+  });
+  return { objects: objects.filter((o) => o !== undefined), next };
+}
+
+/** What the listing's worker posts: one page, or why it stopped. */
+export type ListMessage = { page: ListPage } | { error: string };
+
+/** What the listing's worker is started with. */
+export interface ListWorkerData {
+  root: string;
+  pageSize: number;
+  /** Pages it may post ahead of the ones taken. */
+  ahead: number;
+}
+
+/**
+ * The listing's worker, when this module runs as built JavaScript on the main thread
+ * (under vitest the sources are TypeScript, which a worker cannot load).
+ */
+export const LIST_WORKER =
+  isMainThread && import.meta.url.endsWith('.js')
+    ? new URL('./folder-store-list-worker.js', import.meta.url)
+    : undefined;
+
+/**
+ * Pages read ahead: up to this many (100k objects at the default page size) wait to
+ * be taken, so a whole listing of a large bucket is done while the engine reads the
+ * journal, and a listing nobody reads stops there.
+ */
+const PAGES_AHEAD = 100;
+
+/**
+ * A listing from the start of the bucket, read ahead on a worker thread: the worker
+ * walks and stats with the same {@link listPage} as the main thread, page after page,
+ * while the main thread does other work (reading the journal). Pages are taken in
+ * order: {@link ListAhead.take} answers only the cursor that follows the last page it
+ * gave; anything else, or a worker that failed, is the caller's to list itself (so an
+ * unreadable folder throws the same error either way).
+ */
+export class ListAhead {
+  readonly #worker: Worker;
+  readonly #inbox: ListMessage[] = [];
+  #wake: (() => void) | undefined;
+  /** The cursor of the page the worker posts next: undefined for the first. */
+  #expected: string | undefined | null = undefined;
+  #closed = false;
+
+  constructor(root: string, pageSize: number) {
+    this.#worker = new Worker(LIST_WORKER!, {
+      workerData: { root, pageSize, ahead: PAGES_AHEAD } satisfies ListWorkerData,
+    });
+    // Never what keeps the process alive: a listing nobody reads just ends.
+    this.#worker.unref();
+    const deliver = (message: ListMessage) => {
+      this.#inbox.push(message);
+      this.#wake?.();
+    };
+    this.#worker.on('message', deliver);
+    this.#worker.on('error', (error) => deliver({ error: error.message }));
+    this.#worker.on('exit', (code) => deliver({ error: `the listing's worker exited (${code})` }));
+  }
+
+  /**
+   * The page after `cursor` if it is the one this listing posts next; undefined when
+   * it is not, or when the worker failed (then this listing is closed).
+   */
+  async take(cursor: string | undefined): Promise<ListPage | undefined> {
+    if (this.#closed || cursor !== this.#expected) return undefined;
+    while (this.#inbox.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
+    this.#wake = undefined;
+    const message = this.#inbox.shift()!;
+    if ('error' in message) {
+      this.close();
+      return undefined;
+    }
+    this.#expected = message.page.next;
+    if (message.page.next === null) this.close();
+    else this.#worker.postMessage('taken');
+    return message.page;
+  }
+
+  /** Stops the worker (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#worker.terminate();
+  }
+}
