@@ -1,6 +1,6 @@
 /**
  * The worker thread behind a folder bucket's read-ahead listing ({@link ListAhead}): it
- * lists the bucket from the start with the same code as the main thread, blocking on
+ * lists the bucket from `cursor` on with the same code as the main thread, blocking on
  * each `readdir` and `lstat`, and posts page after page, at most `ahead` pages before
  * the main thread has taken them.
  */
@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type ListMessage, type ListWorkerData, listPage } from './folder-store-list.js';
 import { DirCache } from './folder-store-walk.js';
 
-const { root, pageSize, ahead } = workerData as ListWorkerData;
+const { root, pageSize, ahead, cursor: start } = workerData as ListWorkerData;
 const port = parentPort!;
 let posted = 0;
 let taken = 0;
@@ -22,7 +22,7 @@ port.on('message', () => {
 
 try {
   const cache = new DirCache();
-  let cursor: string | undefined;
+  let cursor = start;
   for (;;) {
     const page = await listPage(fsp, root, cursor, pageSize, cache, fs);
     port.postMessage({ page } satisfies ListMessage);

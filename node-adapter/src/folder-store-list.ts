@@ -50,6 +50,8 @@ export type ListMessage = { page: ListPage } | { error: string };
 export interface ListWorkerData {
   root: string;
   pageSize: number;
+  /** Where the listing starts: the key after which the first page it posts begins. */
+  cursor: string;
   /** Pages it may post ahead of the ones taken. */
   ahead: number;
 }
@@ -71,24 +73,25 @@ export const LIST_WORKER =
 const PAGES_AHEAD = 100;
 
 /**
- * A listing from the start of the bucket, read ahead on a worker thread: the worker
- * walks and stats with the same {@link listPage} as the main thread, page after page,
- * while the main thread does other work (reading the journal). Pages are taken in
- * order: {@link ListAhead.take} answers only the cursor that follows the last page it
- * gave; anything else, or a worker that failed, is the caller's to list itself (so an
- * unreadable folder throws the same error either way).
+ * The rest of a listing, from the cursor after its first page, read ahead on a worker
+ * thread: the worker walks and stats with the same {@link listPage} as the main thread,
+ * page after page, while the main thread does other work (reading the journal). Pages
+ * are taken in order: {@link ListAhead.take} answers only the cursor that follows the
+ * last page it gave; anything else, or a worker that failed, is the caller's to list
+ * itself (so an unreadable folder throws the same error either way).
  */
 export class ListAhead {
   readonly #worker: Worker;
   readonly #inbox: ListMessage[] = [];
   #wake: (() => void) | undefined;
-  /** The cursor of the page the worker posts next: undefined for the first. */
-  #expected: string | undefined | null = undefined;
+  /** The cursor of the page the worker posts next. */
+  #expected: string | null;
   #closed = false;
 
-  constructor(root: string, pageSize: number) {
+  constructor(root: string, pageSize: number, cursor: string) {
+    this.#expected = cursor;
     this.#worker = new Worker(LIST_WORKER!, {
-      workerData: { root, pageSize, ahead: PAGES_AHEAD } satisfies ListWorkerData,
+      workerData: { root, pageSize, cursor, ahead: PAGES_AHEAD } satisfies ListWorkerData,
     });
     // Never what keeps the process alive: a listing nobody reads just ends.
     this.#worker.unref();

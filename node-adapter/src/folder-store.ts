@@ -65,9 +65,9 @@ export interface FolderStoreOptions {
   /** The filesystem; `node:fs/promises` unless a test injects failures. */
   fs?: FolderStoreFs;
   /**
-   * Read a listing ahead on a worker thread from its first page (default true; only on
-   * the real filesystem, from the built package): a sync lists the bucket while it reads
-   * its journal, instead of after.
+   * Read a listing of more than one page ahead on a worker thread, from its second page
+   * (default true; only on the real filesystem, from the built package): a sync lists a
+   * large bucket while it reads its journal, instead of after.
    */
   listInWorker?: boolean;
 }
@@ -166,13 +166,14 @@ export class FolderStore implements ObjectStore {
 
   /**
    * One page of keys after `cursor` (the last key of the previous page). On the real
-   * filesystem a listing from the start is read ahead on a worker thread (see
+   * filesystem, when a listing from the start has more than one page, the pages after
+   * the first are read ahead on a worker thread (see
    * {@link FolderStoreOptions.listInWorker}); a page it cannot give is listed here.
    */
   async list(cursor?: string): Promise<ListPage> {
-    if (cursor === undefined && this.#listInWorker) {
+    if (cursor === undefined) {
       this.#ahead?.close();
-      this.#ahead = new ListAhead(this.root, this.#pageSize);
+      this.#ahead = undefined;
     }
     if (this.#ahead) {
       const page = await this.#ahead.take(cursor);
@@ -180,7 +181,19 @@ export class FolderStore implements ObjectStore {
       this.#ahead.close();
       this.#ahead = undefined;
     }
-    return listPage(this.#fs, this.root, cursor, this.#pageSize, this.#dirs, this.#syncFs);
+    const page = await listPage(
+      this.#fs,
+      this.root,
+      cursor,
+      this.#pageSize,
+      this.#dirs,
+      this.#syncFs,
+    );
+    // A bucket of one page is listed before a worker could have started.
+    if (cursor === undefined && page.next !== null && this.#listInWorker) {
+      this.#ahead = new ListAhead(this.root, this.#pageSize, page.next);
+    }
+    return page;
   }
 
   async head(key: string): Promise<RemoteObject | undefined> {

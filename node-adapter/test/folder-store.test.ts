@@ -504,7 +504,7 @@ describe('FolderStore', () => {
       expect(keys(await listAll(ahead))).toEqual(all);
     });
 
-    it('lists from the first call: a key added later in a listing already read is not in it', async () => {
+    it('reads ahead from the first call: a key added later in a listing already read is not in it', async () => {
       await fill();
       const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
       const here = await built.FolderStore.open({ root: dir, pageSize: 7, listInWorker: false });
@@ -524,14 +524,39 @@ describe('FolderStore', () => {
       expect(await rest(here, first[1]!)).toContain('zz-later.md');
     });
 
-    it('throws what a listing here throws when the bucket folder is gone', async () => {
+    it('lists here what the worker cannot: a worker that failed gives no page', async () => {
+      const list = (await import('../dist/folder-store-list.js' as string)) as {
+        ListAhead: new (
+          root: string,
+          pageSize: number,
+          cursor: string,
+        ) => { take(cursor: string | undefined): Promise<unknown>; close(): void };
+      };
+      const gone = new list.ListAhead(join(dir, 'no-such-folder'), 7, 'a');
+      expect(await gone.take('a')).toBeUndefined();
+      expect(await gone.take('a')).toBeUndefined();
+      // Nor does it give a page for any cursor but the one after the last it gave.
       await fill();
-      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      const ahead = new list.ListAhead(dir, 7, '0/');
+      expect(await ahead.take('1/')).toBeUndefined();
+      ahead.close();
+      // The bucket gone mid-way: whatever the worker had listed by then, the listing
+      // either ends complete or throws; it never ends early as if it were complete.
+      const all = [...keys((await listAll(store)) as { key: string }[])];
+      const store2 = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      const first = await store2.list();
       await fs.rm(dir, { recursive: true });
-      await expect(ahead.list()).rejects.toMatchObject({
-        code: 'bucket-unreadable',
-        data: { errno: 'ENOENT' },
-      });
+      const seen = keys(first.objects);
+      try {
+        for (let cursor = first.next; cursor !== null; ) {
+          const page = await store2.list(cursor);
+          seen.push(...keys(page.objects));
+          cursor = page.next;
+        }
+        expect(seen).toEqual(all);
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'bucket-unreadable' });
+      }
     });
   });
 
