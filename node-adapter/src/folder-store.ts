@@ -65,14 +65,20 @@ export interface FolderStoreOptions {
   /** The filesystem; `node:fs/promises` unless a test injects failures. */
   fs?: FolderStoreFs;
   /**
-   * Read a listing of more than one page ahead on a worker thread, from its second page
-   * (default true; only on the real filesystem, from the built package): a sync lists a
-   * large bucket while it reads its journal, instead of after.
+   * List a large bucket (more than 16 pages) ahead on a worker thread, from its first
+   * page on (default true; only on the real filesystem, from the built package): a sync
+   * lists the bucket while it reads its journal, instead of after.
    */
   listInWorker?: boolean;
 }
 
 const TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * Pages a listing from the start lists at once on the calling thread; only a bucket
+ * with more (16k objects at the default page size) reads the rest on a worker, whose
+ * start costs more than listing a smaller bucket here.
+ */
+const PAGES_HERE = 16;
 
 /**
  * A plain folder acting as an S3-like bucket: each object is the file `<root>/<key>`,
@@ -107,7 +113,9 @@ export class FolderStore implements ObjectStore {
   /** Blocking calls for listings, on the real filesystem only (tests inject faults through `fs`). */
   readonly #syncFs: FolderStoreSyncFs | undefined;
   readonly #listInWorker: boolean;
-  /** The listing being read ahead, if any. */
+  /** Pages of the current listing listed ahead here, in order, with the cursor each follows. */
+  #listed: { cursor: string; page: ListPage }[] = [];
+  /** The rest of the current listing, read ahead on a worker. */
   #ahead: ListAhead | undefined;
 
   private constructor(
@@ -166,34 +174,58 @@ export class FolderStore implements ObjectStore {
 
   /**
    * One page of keys after `cursor` (the last key of the previous page). On the real
-   * filesystem, when a listing from the start has more than one page, the pages after
-   * the first are read ahead on a worker thread (see
-   * {@link FolderStoreOptions.listInWorker}); a page it cannot give is listed here.
+   * filesystem a listing from the start lists its first {@link PAGES_HERE} pages at
+   * once, and a bucket with more reads the rest ahead on a worker thread (see
+   * {@link FolderStoreOptions.listInWorker}); a page asked for out of turn, or that the
+   * worker cannot give, is listed here.
    */
   async list(cursor?: string): Promise<ListPage> {
     if (cursor === undefined) {
-      this.#ahead?.close();
-      this.#ahead = undefined;
+      this.#stopListing();
+      if (this.#listInWorker) return this.#startListing();
     }
+    const listed = this.#listed.shift();
+    if (listed && listed.cursor === cursor) return listed.page;
+    if (listed) this.#stopListing();
     if (this.#ahead) {
       const page = await this.#ahead.take(cursor);
       if (page) return page;
-      this.#ahead.close();
-      this.#ahead = undefined;
+      this.#stopListing();
     }
-    const page = await listPage(
-      this.#fs,
-      this.root,
-      cursor,
-      this.#pageSize,
-      this.#dirs,
-      this.#syncFs,
-    );
-    // A bucket of one page is listed before a worker could have started.
-    if (cursor === undefined && page.next !== null && this.#listInWorker) {
-      this.#ahead = new ListAhead(this.root, this.#pageSize, page.next);
+    return this.#listHere(cursor);
+  }
+
+  #listHere(cursor: string | undefined): Promise<ListPage> {
+    return listPage(this.#fs, this.root, cursor, this.#pageSize, this.#dirs, this.#syncFs);
+  }
+
+  /**
+   * The first page, with the next ones up to {@link PAGES_HERE} listed here and kept
+   * for their turn: a bucket that small is listed before a worker could have started
+   * (~0.1 s). A larger one reads the rest ahead on a worker.
+   */
+  async #startListing(): Promise<ListPage> {
+    const first = await this.#listHere(undefined);
+    let next = first.next;
+    for (let i = 1; i < PAGES_HERE && next !== null; i++) {
+      let page: ListPage;
+      try {
+        page = await this.#listHere(next);
+      } catch {
+        // Listed again when its turn comes, and thrown then, as that page's failure.
+        return first;
+      }
+      this.#listed.push({ cursor: next, page });
+      next = page.next;
     }
-    return page;
+    if (next !== null) this.#ahead = new ListAhead(this.root, this.#pageSize, next);
+    return first;
+  }
+
+  #stopListing(): void {
+    this.#listed = [];
+    this.#ahead?.close();
+    this.#ahead = undefined;
   }
 
   async head(key: string): Promise<RemoteObject | undefined> {

@@ -474,6 +474,8 @@ describe('FolderStore', () => {
     });
   });
 
+  // Pages 1-16 are listed at once on the calling thread, the rest (of 120 objects in pages
+  // of 2) on the worker.
   describe('listings read ahead on a worker thread (the built package)', () => {
     const keys = (objects: { key: string }[]) => objects.map((o) => o.key);
     const fill = async () => {
@@ -487,8 +489,8 @@ describe('FolderStore', () => {
 
     it('gives the pages a listing here gives, whatever order they are asked in', async () => {
       const all = await fill();
-      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
-      const here = await built.FolderStore.open({ root: dir, pageSize: 7, listInWorker: false });
+      const ahead = await built.FolderStore.open({ root: dir, pageSize: 2 });
+      const here = await built.FolderStore.open({ root: dir, pageSize: 2, listInWorker: false });
       const ahead1 = await ahead.list();
       const here1 = await here.list();
       expect(ahead1).toEqual(here1);
@@ -506,8 +508,8 @@ describe('FolderStore', () => {
 
     it('reads ahead from the first call: a key added later in a listing already read is not in it', async () => {
       await fill();
-      const ahead = await built.FolderStore.open({ root: dir, pageSize: 7 });
-      const here = await built.FolderStore.open({ root: dir, pageSize: 7, listInWorker: false });
+      const ahead = await built.FolderStore.open({ root: dir, pageSize: 2 });
+      const here = await built.FolderStore.open({ root: dir, pageSize: 2, listInWorker: false });
       const first = [await ahead.list(), await here.list()];
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await putText(store, 'zz-later.md', 'later');
@@ -543,7 +545,7 @@ describe('FolderStore', () => {
       // The bucket gone mid-way: whatever the worker had listed by then, the listing
       // either ends complete or throws; it never ends early as if it were complete.
       const all = [...keys((await listAll(store)) as { key: string }[])];
-      const store2 = await built.FolderStore.open({ root: dir, pageSize: 7 });
+      const store2 = await built.FolderStore.open({ root: dir, pageSize: 2 });
       const first = await store2.list();
       await fs.rm(dir, { recursive: true });
       const seen = keys(first.objects);
