@@ -242,16 +242,20 @@ function profiled(pair, name, profileDir) {
   const out = join(profileDir, name);
   const m = pair.sync({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] });
   // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, the
-  // main thread being thread 0 and the local walk's worker the next one.
+  // main thread being thread 0, the local walk's worker the next one, and the folder
+  // bucket's listing worker (a bucket of more than 16 pages) the one after.
   const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
   const thread = (f) => Number(f.split('.')[4]);
   const main = files.find((f) => thread(f) === 0);
-  const worker = files.filter((f) => thread(f) !== 0).sort((a, b) => thread(a) - thread(b))[0];
+  const [worker, listWorker] = files
+    .filter((f) => thread(f) !== 0)
+    .sort((a, b) => thread(a) - thread(b));
   return {
     wallMs: m.wallMs,
     durationMs: m.report.durationMs,
     ...summariseProfile(join(out, main)),
     ...(worker ? { worker: summariseProfile(join(out, worker)) } : {}),
+    ...(listWorker ? { listWorker: summariseProfile(join(out, listWorker)) } : {}),
   };
 }
 

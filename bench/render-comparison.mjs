@@ -136,16 +136,20 @@ function profileText(title, p) {
     .slice(0, 6)
     .map((f) => `\`${f.name}\` ${f.ms} ms`)
     .join(', ');
-  const worker = p.worker
-    ? ` On the walk's worker thread (${fmtMs(p.worker.totalMs)} sampled): ${p.worker.areas
-        .slice(0, 3)
-        .map((a) => `${a.name} ${a.pct}%`)
-        .join('; ')}; top: ${p.worker.functions
-        .filter((f) => !f.name.startsWith('('))
-        .slice(0, 3)
-        .map((f) => `\`${f.name}\` ${f.ms} ms`)
-        .join(', ')}.`
-    : '';
+  const thread = (name, w) =>
+    w
+      ? ` On ${name} (${fmtMs(w.totalMs)} sampled): ${w.areas
+          .slice(0, 3)
+          .map((a) => `${a.name} ${a.pct}%`)
+          .join('; ')}; top: ${w.functions
+          .filter((f) => !f.name.startsWith('('))
+          .slice(0, 3)
+          .map((f) => `\`${f.name}\` ${f.ms} ms`)
+          .join(', ')}.`
+      : '';
+  const worker =
+    thread("the walk's worker thread", p.worker) +
+    thread("the folder bucket's listing worker", p.listWorker);
   return [
     `**${title}** (wall ${fmtMs(p.wallMs)} with the profiler on; the engine's own \`durationMs\` ${fmtMs(p.durationMs)}). Main thread, by area: ${areas}. Top functions by self time: ${fns}.${worker}`,
     '',
@@ -206,7 +210,7 @@ export function renderComparison(r) {
       `No-op sync of ${n(Math.max(...r.sizes))} notes`,
       r.trees.find((t) => t.profileNoop)?.profileNoop,
     ),
-    'The profiler samples each JavaScript thread: the main thread, and the worker thread that walks the local folder. "idle" is time the main thread waited, mostly for file-system calls on the libuv threadpool or for the walk (their CPU shows as sys time in the tables, not in the profile).',
+    'The profiler samples each JavaScript thread: the main thread, the worker thread that walks the local folder, and (in a bucket of more than 16,000 objects) the one that lists the folder bucket. "idle" is time the main thread waited, mostly for file-system calls on the libuv threadpool or for the walks (their CPU shows as sys time in the tables, not in the profile).',
   );
   return lines.join('\n');
 }
