@@ -44,7 +44,7 @@ const section = [
   `| No-op sync of the same 1,000 notes | ${fmt(sync.noopMs)} |`,
   `| Dry run (scan, list, plan) of the same 1,000 notes | ${fmt(sync.dryRunMs)} |`,
   `| Writing 1,000 notes into OPFS in a worker, sync access handles | ${fmt(writes.syncAccessHandleMs)} |`,
-  `| Writing the same with \`createWritable\` (what the page must use) | ${fmt(writes.createWritableMs)} (${(writes.createWritableMs / writes.syncAccessHandleMs).toFixed(1)}× slower) |`,
+  `| Writing the same with \`createWritable\` (what the page must use) | ${fmt(writes.createWritableMs)} (${(writes.createWritableMs / writes.syncAccessHandleMs).toFixed(1)}× the time) |`,
   `| First sync of 1,000 notes through the worker API to the S3 test server (IndexedDB journal) | ${fmt(s3.initialMs)} |`,
   `| No-op sync of the same, to the S3 test server | ${fmt(s3.noopMs)} |`,
   '<!-- bench-browser:end -->',
