@@ -1,9 +1,10 @@
 import type { Stats } from 'node:fs';
-import { isMainThread, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ListPage } from '@syncjournal/core';
 import type { FolderStoreFs } from './folder-store-io.js';
 import { type FolderStoreSyncFs, objectOf } from './folder-store-meta.js';
 import { type DirCache, isVanished, keysAfter, mapLimit } from './folder-store-walk.js';
+import { builtWorker, startWorker } from './worker-inbox.js';
 
 /**
  * One page of a folder bucket's listing: up to `pageSize` objects after `cursor`, and
@@ -60,10 +61,7 @@ export interface ListWorkerData {
  * The listing's worker, when this module runs as built JavaScript on the main thread
  * (under vitest the sources are TypeScript, which a worker cannot load).
  */
-export const LIST_WORKER =
-  isMainThread && import.meta.url.endsWith('.js')
-    ? new URL('./folder-store-list-worker.js', import.meta.url)
-    : undefined;
+export const LIST_WORKER = builtWorker('./folder-store-list-worker.js', import.meta.url);
 
 /**
  * Pages read ahead: up to this many (100k objects at the default page size) wait to
@@ -73,7 +71,7 @@ export const LIST_WORKER =
 const PAGES_AHEAD = 100;
 
 /**
- * The rest of a listing, from the cursor after its first page, read ahead on a worker
+ * The rest of a listing, from a given cursor on, read ahead on a worker
  * thread: the worker walks and stats with the same {@link listPage} as the main thread,
  * page after page, while the main thread does other work (reading the journal). Pages
  * are taken in order: {@link ListAhead.take} answers only the cursor that follows the
@@ -82,26 +80,19 @@ const PAGES_AHEAD = 100;
  */
 export class ListAhead {
   readonly #worker: Worker;
-  readonly #inbox: ListMessage[] = [];
-  #wake: (() => void) | undefined;
+  readonly #next: () => Promise<ListMessage>;
   /** The cursor of the page the worker posts next. */
   #expected: string | null;
   #closed = false;
 
   constructor(root: string, pageSize: number, cursor: string) {
     this.#expected = cursor;
-    this.#worker = new Worker(LIST_WORKER!, {
-      workerData: { root, pageSize, cursor, ahead: PAGES_AHEAD } satisfies ListWorkerData,
-    });
-    // Never what keeps the process alive: a listing nobody reads just ends.
-    this.#worker.unref();
-    const deliver = (message: ListMessage) => {
-      this.#inbox.push(message);
-      this.#wake?.();
-    };
-    this.#worker.on('message', deliver);
-    this.#worker.on('error', (error) => deliver({ error: error.message }));
-    this.#worker.on('exit', (code) => deliver({ error: `the listing's worker exited (${code})` }));
+    const data: ListWorkerData = { root, pageSize, cursor, ahead: PAGES_AHEAD };
+    ({ worker: this.#worker, next: this.#next } = startWorker<ListMessage>(
+      LIST_WORKER!,
+      data,
+      "the listing's worker",
+    ));
   }
 
   /**
@@ -110,9 +101,7 @@ export class ListAhead {
    */
   async take(cursor: string | undefined): Promise<ListPage | undefined> {
     if (this.#closed || cursor !== this.#expected) return undefined;
-    while (this.#inbox.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
-    this.#wake = undefined;
-    const message = this.#inbox.shift()!;
+    const message = await this.#next();
     if ('error' in message) {
       this.close();
       return undefined;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { isMainThread, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   comparePaths,
   type FileStat,
@@ -14,6 +14,7 @@ import {
   type WalkItem,
 } from '@syncjournal/core';
 import type { WalkMessage } from './node-tree-walk-worker.js';
+import { builtWorker, startWorker } from './worker-inbox.js';
 
 /**
  * What {@link NodeTree} needs from a `stat`/`lstat` with `{ bigint: true }`. Node
@@ -150,10 +151,7 @@ registerErrorClass('TreeRootMissingError', TreeRootMissingError);
  * The walk's worker, when this module runs as built JavaScript on the main thread (under
  * vitest the sources are TypeScript, which a worker cannot load; there the walk stays here).
  */
-const WALK_WORKER =
-  isMainThread && import.meta.url.endsWith('.js')
-    ? new URL('./node-tree-walk-worker.js', import.meta.url)
-    : undefined;
+const WALK_WORKER = builtWorker('./node-tree-walk-worker.js', import.meta.url);
 
 /** Names of atomic-write temp files: never walked, never accepted as tree paths. */
 const TEMP_PREFIX = '.syncjournal-tmp-';
@@ -254,25 +252,12 @@ export class NodeTree implements LocalTree {
    */
   walk(): AsyncIterable<WalkItem> {
     if (!this.#walkInWorker) return this.#walkHere();
-    const worker = new Worker(WALK_WORKER!, {
-      workerData: { root: this.root, trashDir: this.trashDir },
-    });
-    // Never what keeps the process alive: a walk nobody reads just ends.
-    worker.unref();
-    const inbox: Array<WalkMessage | { error: string }> = [];
-    let wake: (() => void) | undefined;
-    const deliver = (message: WalkMessage | { error: string }) => {
-      inbox.push(message);
-      wake?.();
-    };
-    worker.on('message', deliver);
-    worker.on('error', (error) => deliver({ error: error.message }));
-    worker.on('exit', (code) => deliver({ error: `the walk's worker exited (${code})` }));
-    return this.#fromWorker(worker, async () => {
-      while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-      return inbox.shift()!;
-    });
+    const { worker, next } = startWorker<WalkMessage>(
+      WALK_WORKER!,
+      { root: this.root, trashDir: this.trashDir },
+      "the walk's worker",
+    );
+    return this.#fromWorker(worker, next);
   }
 
   async *#fromWorker(worker: Worker, next: () => Promise<WalkMessage>): AsyncGenerator<WalkItem> {

@@ -67,7 +67,9 @@ export async function listStore(options: {
   excluded?: (path: string) => boolean;
 }): Promise<ListResult> {
   const { store } = options;
-  const firstPage = settle(store.list());
+  const firstPage = store.list();
+  // Awaited below; until then a failure must not count as unhandled.
+  firstPage.catch(() => {});
   const previous = await options.previous;
   const before = new Map(previous.map((row) => [row.path, row]));
   const objects: ListedObject[] = [];
@@ -79,7 +81,7 @@ export async function listStore(options: {
   for (;;) {
     let page: Awaited<ReturnType<ObjectStore['list']>>;
     try {
-      page = unsettle(await (pages === 0 ? firstPage : settle(store.list(cursor))));
+      page = await (pages === 0 ? firstPage : store.list(cursor));
     } catch (error) {
       errors.push({
         code:
@@ -119,19 +121,6 @@ export async function listStore(options: {
     digest: manifestDigest(options.hasher, objects),
     errors,
   };
-}
-
-/** A promise that never rejects (so one not yet awaited cannot go unhandled). */
-function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-function unsettle<T>(result: { value: T } | { error: unknown }): T {
-  if ('error' in result) throw result.error;
-  return result.value;
 }
 
 function toListed(object: RemoteObject, prev: ListingRow | undefined): ListedObject {
