@@ -71,6 +71,8 @@ export async function openPGliteJournal(options: PGliteJournalOptions): Promise<
     return await openPostgresJournal(db, {
       ...options,
       location: options.location ?? options.dataDir ?? 'memory://',
+      // PGlite has no autovacuum: the journal vacuums its own tables.
+      upkeep: options.upkeep ?? true,
     });
   } catch (error) {
     await db.destroy().catch(() => {});

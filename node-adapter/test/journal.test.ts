@@ -8,12 +8,14 @@ import { nodeHasher, openJournal } from '../src/index.js';
 
 runJournalTests('PGlite in memory', {
   hasher: nodeHasher,
+  upkeep: true,
   open: () => openJournal('memory://'),
 });
 
 const dirs: string[] = [];
 runJournalTests('a PGlite data directory', {
   hasher: nodeHasher,
+  upkeep: true,
   async open() {
     const dir = await mkdtemp(join(tmpdir(), 'syncjournal-test-'));
     dirs.push(dir);
@@ -30,6 +32,7 @@ const admin = new pg.Pool({ connectionString: serverUrl, max: 2 });
 let databases = 0;
 runJournalTests('a PostgreSQL server', {
   hasher: nodeHasher,
+  upkeep: false,
   async open() {
     const name = `syncjournal_test_${process.pid}_${++databases}`;
     await admin.query(`drop database if exists ${name}`);

@@ -10,6 +10,7 @@ const hasher = await createWebHasher();
 // schema refused) on PGlite inside Chromium, hashing with the browser's hasher.
 runJournalTests('PGlite in Chromium', {
   hasher,
+  upkeep: true,
   open: () => openPGliteJournal({ hasher, dataDir: 'memory://' }),
 });
 

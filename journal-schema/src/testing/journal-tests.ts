@@ -25,7 +25,10 @@ import {
 import { openPostgresJournal, type PostgresJournal } from '../postgres-journal.js';
 
 /** Opens a fresh, empty journal for one test, and disposes of it afterwards. */
-export type JournalTestSetup = JournalSetup<PostgresJournal>;
+export interface JournalTestSetup extends JournalSetup<PostgresJournal> {
+  /** Whether its journals vacuum their own tables: PGlite yes, a server (autovacuum) no. */
+  upkeep: boolean;
+}
 
 /**
  * The journal's test body: the Journal port's conformance suite, and what only a SQL
@@ -269,6 +272,99 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       await journal.append([completedEvent(run, status)]);
       return run;
     };
+
+    /** A completed run that adds `files` scan rows to the manifest, from `from` on. */
+    const scanRun = async (files: number, from = 0, pairId = 'pair-big') => {
+      const run = await journal.startRun(runStart(pairId));
+      await journal.append(
+        Array.from({ length: files }, (_, i) => ({
+          kind: 'scan.added' as const,
+          run,
+          path: `notes/${String(from + i).padStart(6, '0')}.md`,
+          payload: scanEntry(from + i),
+        })),
+      );
+      await journal.append([completedEvent(run, 'in-sync')]);
+    };
+    const tableStats = async (table: string) =>
+      (
+        await sql<{ rows: number; visible: number }>`
+          select reltuples::float8 as rows, relallvisible::int as visible
+          from pg_class where relname = ${table}`.execute(journal.db)
+      ).rows[0]!;
+    const counted = async (table: string) =>
+      (
+        await sql<{ value: string }>`
+          select value from journal_meta where key = ${`changes_since_vacuum.${table}`}`.execute(
+          journal.db,
+        )
+      ).rows[0]?.value;
+
+    if (setup.upkeep) {
+      it('vacuums and analyzes a projection once runs changed more than 50 rows + 10% of it', async () => {
+        expect(journal.upkeep).toBe(true);
+        await scanRun(40);
+        // Never analyzed and not empty: vacuumed and analyzed as the run completed.
+        expect(await counted('manifest')).toBe('0');
+        expect(await tableStats('manifest')).toMatchObject({ rows: 40 });
+        expect((await tableStats('manifest')).visible).toBeGreaterThan(0);
+        // 40 changed rows: under 50 + 4, counted and not vacuumed yet.
+        await scanRun(40, 40);
+        expect(await counted('manifest')).toBe('40');
+        expect(await tableStats('manifest')).toMatchObject({ rows: 40 });
+        // 80: vacuumed and analyzed again; the count starts again.
+        await scanRun(40, 80);
+        expect(await counted('manifest')).toBe('0');
+        expect(await tableStats('manifest')).toMatchObject({ rows: 120 });
+      });
+
+      it('vacuums a journal written before its upkeep began (never analyzed)', async () => {
+        await scanRun(20);
+        await sql`delete from journal_meta where key like 'changes_since_vacuum.%'`.execute(
+          journal.db,
+        );
+        // As an older release left it: rows, and neither statistics nor counts.
+        await sql`select pg_catalog.pg_clear_relation_stats('public', 'manifest')`.execute(
+          journal.db,
+        );
+        expect((await tableStats('manifest')).rows).toBe(-1);
+        await scanRun(1, 20);
+        expect(await tableStats('manifest')).toMatchObject({ rows: 21 });
+      });
+
+      it('reads a page of a large projection through its index, without sorting the rest', async () => {
+        await scanRun(3000);
+        const { rows } = await sql<{ 'QUERY PLAN': string }>`
+          explain select * from manifest where pair_id = 'pair-big' and path > 'notes/001000.md'
+          order by path limit 1000`.execute(journal.db);
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(/Index Scan using manifest_pkey/);
+        expect(plan).not.toMatch(/Sort/);
+      });
+
+      it('rebuild() leaves its projections vacuumed and analyzed', async () => {
+        await scanRun(30);
+        await scanRun(30, 30);
+        expect(await counted('manifest')).toBe('30');
+        await journal.rebuild();
+        // The rebuild rewrote the 60 rows: 90 changes since the last vacuum, over 50 + 3.
+        expect(await counted('manifest')).toBe('0');
+        expect(await tableStats('manifest')).toMatchObject({ rows: 60 });
+        expect((await tableStats('manifest')).visible).toBeGreaterThan(0);
+      });
+    } else {
+      it("leaves vacuuming to the server's autovacuum and counts nothing", async () => {
+        expect(journal.upkeep).toBe(false);
+        await scanRun(200);
+        await journal.rebuild();
+        expect(await counted('manifest')).toBeUndefined();
+        const keys = await sql<{ key: string }>`select key from journal_meta`.execute(journal.db);
+        expect(keys.rows.map((r) => r.key)).not.toContainEqual(
+          expect.stringMatching(/^changes_since_vacuum/),
+        );
+        expect(keys.rows.map((r) => r.key)).toContain('schema_version');
+      });
+    }
 
     it('reads reports from the run.completed events, and stores no second copy', async () => {
       const run = await completedRun();
