@@ -20,7 +20,7 @@ import type { JournalDatabase } from './tables.js';
  * before this upkeep, or a table's first rows), or more rows changed since its last
  * vacuum than autovacuum's default threshold, 50 + 10% of its rows.
  */
-export function needsVacuum(table: { changes: number; rows: number; bytes: number }): boolean {
+function needsVacuum(table: { changes: number; rows: number; bytes: number }): boolean {
   if (table.rows < 0) return table.bytes > 0;
   return table.changes > 50 + 0.1 * table.rows;
 }
@@ -43,14 +43,13 @@ export async function countChanges(
 }
 
 /**
- * Vacuums and analyzes each table whose count passed its threshold, then zeroes its
- * count. Only `tables` are vacuumed. Runs outside any transaction (VACUUM cannot run
- * inside one). Returns the tables it vacuumed.
+ * Vacuums and analyzes each of `tables` that {@link needsVacuum}, then takes what it
+ * counted off its count. Runs outside any transaction (VACUUM cannot run inside one).
  */
 export async function vacuumChanged(
   db: Kysely<JournalDatabase>,
   tables: readonly string[],
-): Promise<string[]> {
+): Promise<void> {
   const { rows } = await sql<{ name: string; changes: string | null; rows: number; bytes: string }>`
     select c.relname as name, m.value as changes, c.reltuples::float8 as rows,
            pg_relation_size(c.oid) as bytes
@@ -60,7 +59,6 @@ export async function vacuumChanged(
       and c.relname in (select jsonb_array_elements_text(${JSON.stringify(tables)}::jsonb))`.execute(
     db,
   );
-  const vacuumed: string[] = [];
   for (const row of rows) {
     const changes = Number(row.changes ?? 0);
     if (!needsVacuum({ changes, rows: row.rows, bytes: Number(row.bytes) })) continue;
@@ -69,7 +67,5 @@ export async function vacuumChanged(
     await sql`
       update journal_meta set value = (value::bigint - ${changes})::text
       where key = ${PREFIX + row.name}`.execute(db);
-    vacuumed.push(row.name);
   }
-  return vacuumed;
 }
