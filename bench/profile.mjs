@@ -1,7 +1,9 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) into self time per function and per area
 // of syncjournal (journal, folder bucket, local tree, core), for docs/benchmarks.md.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 
 const repoRoot = join(new URL('.', import.meta.url).pathname, '..');
 const PROJECT_DIRS = ['core/dist/', 'journal-schema/dist/', 'node-adapter/dist/'];
@@ -21,6 +23,8 @@ const shortUrl = (url) =>
  */
 export function summariseProfile(file) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
+  const unbundle = unbundler();
+  for (const n of p.nodes) n.callFrame = unbundle(n.callFrame);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -92,4 +96,41 @@ export function summariseProfile(file) {
         pct: Math.round((1000 * us) / totalUs) / 10,
       }));
   return { totalMs: Math.round(totalUs / 1000), functions: top(fns, 12), areas: top(areas, 10) };
+}
+
+/**
+ * Maps a frame in the CLI's bundle (node-adapter/dist/bundle/, see rolldown.config.mjs)
+ * back to the module it came from, through the bundle's source map, so a profile of the
+ * CLI reads "node-adapter/dist/node-tree.js" and "kysely/…" as it would unbundled.
+ */
+function unbundler() {
+  const maps = new Map();
+  const mapOf = (url) => {
+    if (!maps.has(url)) {
+      const path = fileURLToPath(url);
+      maps.set(
+        url,
+        existsSync(`${path}.map`)
+          ? { dir: dirname(path), map: new TraceMap(readFileSync(`${path}.map`, 'utf8')) }
+          : undefined,
+      );
+    }
+    return maps.get(url);
+  };
+  return (cf) => {
+    if (!/\/dist\/bundle\/[^/]+\.js$/.test(cf.url) || !cf.url.startsWith('file:')) return cf;
+    const found = mapOf(cf.url);
+    if (!found) return cf;
+    const at = originalPositionFor(found.map, {
+      line: cf.lineNumber + 1,
+      column: Math.max(cf.columnNumber, 0),
+    });
+    if (!at.source || at.line == null) return cf;
+    return {
+      ...cf,
+      url: pathToFileURL(resolve(found.dir, at.source)).href,
+      lineNumber: at.line - 1,
+      columnNumber: at.column ?? 0,
+    };
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * Vitest global setup: builds dist/ (child-process tests run the built code) and
- * provides a PostgreSQL server for the journal's server tests.
+ * Vitest global setup: builds dist/ and the CLI's bundle (child-process tests run the
+ * built code) and provides a PostgreSQL server for the journal's server tests.
  *
  * SYNCJOURNAL_TEST_POSTGRES_URL, when set, names a server the tests may create and
  * drop databases on. Otherwise a throwaway cluster is started from Debian's
@@ -20,8 +20,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const build = spawnSync('npx', ['tsc', '-b', 'tsconfig.build.json'], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('npm run build failed; fix the type errors above first');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed; fix the errors above first');
 
   const given = process.env.SYNCJOURNAL_TEST_POSTGRES_URL;
   if (given) {

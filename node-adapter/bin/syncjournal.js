@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+// The bundled CLI (rolldown.config.mjs, built by `npm run build`).
+import { main } from '../dist/bundle/main.js';
 
 process.exitCode = await main(process.argv);
