@@ -1,9 +1,16 @@
 import type { Stats } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
-import type { ListPage } from '@syncjournal/core';
+import type { ListPage, RemoteObject } from '@syncjournal/core';
 import type { FolderStoreFs } from './folder-store-io.js';
 import { type FolderStoreSyncFs, objectOf } from './folder-store-meta.js';
-import { type DirCache, isVanished, keysAfter, mapLimit } from './folder-store-walk.js';
+import {
+  type DirCache,
+  isVanished,
+  keysAfter,
+  keysAfterSync,
+  mapLimit,
+  type WalkedKey,
+} from './folder-store-walk.js';
 import { builtWorker, startWorker } from './worker-inbox.js';
 
 /**
@@ -12,8 +19,8 @@ import { builtWorker, startWorker } from './worker-inbox.js';
  *
  * One lstat per object and no sidecar: the ETag is the stat identity, and the SHA-256
  * is left to `head()` (the engine carries it over from the last listing while the ETag
- * holds). On the real filesystem (`syncFs`) the calls block, instead of a threadpool
- * round trip per object.
+ * holds). On the real filesystem (`syncFs`) it is {@link listPageSync}: blocking calls
+ * instead of a threadpool round trip per object.
  */
 export async function listPage(
   fs: FolderStoreFs,
@@ -23,24 +30,56 @@ export async function listPage(
   cache: DirCache,
   syncFs: FolderStoreSyncFs | undefined,
 ): Promise<ListPage> {
-  const found = await keysAfter(fs, root, cursor, pageSize + 1, cache, syncFs);
-  const page = found.slice(0, pageSize);
-  const next = found.length > pageSize ? (page.at(-1)?.key ?? null) : null;
-  const lstat = syncFs
-    ? async (path: string) => syncFs.lstatSync(path)
-    : (path: string) => fs.lstat(path);
-  const objects = await mapLimit(page, 16, async ({ key, path }) => {
-    let stats: Stats;
+  if (syncFs) return listPageSync(syncFs, root, cursor, pageSize, cache);
+  const found = await keysAfter(fs, root, cursor, pageSize + 1, cache);
+  const objects = await mapLimit(found.slice(0, pageSize), 16, async ({ key, path }) => {
     try {
-      stats = await lstat(path);
+      return objectIfFile(key, await fs.lstat(path));
     } catch (error) {
-      // Deleted since the directory was read: the object is gone, as a later listing would say.
-      if (isVanished(error)) return undefined;
-      throw error;
+      return undefinedIfVanished(error);
     }
-    if (!stats.isFile()) return undefined;
-    return objectOf(key, stats, undefined);
   });
+  return pageOf(found, pageSize, objects);
+}
+
+/**
+ * {@link listPage} with blocking calls, which returns without yielding: nothing else on
+ * the thread (a journal query, say) runs in the middle of a page.
+ */
+export function listPageSync(
+  syncFs: FolderStoreSyncFs,
+  root: string,
+  cursor: string | undefined,
+  pageSize: number,
+  cache: DirCache,
+): ListPage {
+  const found = keysAfterSync(syncFs, root, cursor, pageSize + 1, cache);
+  const objects = found.slice(0, pageSize).map(({ key, path }) => {
+    try {
+      return objectIfFile(key, syncFs.lstatSync(path));
+    } catch (error) {
+      return undefinedIfVanished(error);
+    }
+  });
+  return pageOf(found, pageSize, objects);
+}
+
+function objectIfFile(key: string, stats: Stats): RemoteObject | undefined {
+  return stats.isFile() ? objectOf(key, stats, undefined) : undefined;
+}
+
+/** Deleted since the directory was read: the object is gone, as a later listing would say. */
+function undefinedIfVanished(error: unknown): undefined {
+  if (!isVanished(error)) throw error;
+  return undefined;
+}
+
+function pageOf(
+  found: readonly WalkedKey[],
+  pageSize: number,
+  objects: readonly (RemoteObject | undefined)[],
+): ListPage {
+  const next = found.length > pageSize ? (found[pageSize - 1]?.key ?? null) : null;
   return { objects: objects.filter((o) => o !== undefined), next };
 }
 

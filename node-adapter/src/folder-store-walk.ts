@@ -67,11 +67,30 @@ export async function keysAfter(
   cursor: string | undefined,
   limit: number,
   cache: DirCache,
-  syncFs?: WalkSyncFs,
 ): Promise<WalkedKey[]> {
-  if (cursor === undefined) cache.clear();
-  const out: WalkedKey[] = [];
-  await walk({ fs, syncFs, cursor, limit, out, cache }, root, '');
+  const { steps, out } = startWalk(root, cursor, limit, cache);
+  for (let step = steps.next(); !step.done; ) {
+    step = steps.next(await sortedDir(fs, cache, step.value));
+  }
+  cache.endPage();
+  return out;
+}
+
+/**
+ * {@link keysAfter} with blocking calls, which return without yielding: nothing else
+ * on the thread runs in the middle of the walk.
+ */
+export function keysAfterSync(
+  syncFs: WalkSyncFs,
+  root: string,
+  cursor: string | undefined,
+  limit: number,
+  cache: DirCache,
+): WalkedKey[] {
+  const { steps, out } = startWalk(root, cursor, limit, cache);
+  for (let step = steps.next(); !step.done; ) {
+    step = steps.next(sortedDirSync(syncFs, cache, step.value));
+  }
   cache.endPage();
   return out;
 }
@@ -79,19 +98,39 @@ export async function keysAfter(
 /** Blocking directory calls a walk may use on the real filesystem. */
 export type WalkSyncFs = Pick<typeof import('node:fs'), 'statSync' | 'readdirSync'>;
 
+/** A directory the walk enters, and the key prefix of what it holds. */
+interface DirRequest {
+  dir: string;
+  prefix: string;
+}
+
+/**
+ * The walk, as steps that ask for each directory it enters: the caller reads the
+ * directory (blocking or not) and passes it back, so both kinds share one walk.
+ */
+type DirWalk = Generator<DirRequest, boolean, SortedDir>;
+
 interface Walk {
-  fs: FolderStoreFs;
-  syncFs: WalkSyncFs | undefined;
   cursor: string | undefined;
   limit: number;
   out: WalkedKey[];
-  cache: DirCache;
+}
+
+function startWalk(
+  root: string,
+  cursor: string | undefined,
+  limit: number,
+  cache: DirCache,
+): { steps: DirWalk; out: WalkedKey[] } {
+  if (cursor === undefined) cache.clear();
+  const out: WalkedKey[] = [];
+  return { steps: walk({ cursor, limit, out }, root, ''), out };
 }
 
 /** Walks one directory; true once `out` is full. */
-async function walk(state: Walk, dir: string, prefix: string): Promise<boolean> {
+function* walk(state: Walk, dir: string, prefix: string): DirWalk {
   const { cursor, out } = state;
-  const { items } = await sortedDir(state, dir, prefix);
+  const { items } = yield { dir, prefix };
   for (let i = firstCandidate(items, prefix, cursor); i < items.length; i++) {
     const item = items[i] as SortedDir['items'][number];
     const key = `${prefix}${item.name}`;
@@ -101,7 +140,7 @@ async function walk(state: Walk, dir: string, prefix: string): Promise<boolean> 
       if (cursor !== undefined && !cursor.startsWith(dirKey) && comparePaths(dirKey, cursor) < 0) {
         continue;
       }
-      if (await walk(state, join(dir, item.name), dirKey)) return true;
+      if (yield* walk(state, join(dir, item.name), dirKey)) return true;
     } else {
       if (key === STORE_DIR) continue;
       if (cursor !== undefined && comparePaths(key, cursor) <= 0) continue;
@@ -136,42 +175,61 @@ function firstCandidate(
   return lo;
 }
 
-async function sortedDir(state: Walk, dir: string, prefix: string): Promise<SortedDir> {
-  const { fs, cache } = state;
+// Stat before reading: a change in between shows as a newer mtime next time.
+async function sortedDir(fs: FolderStoreFs, cache: DirCache, at: DirRequest): Promise<SortedDir> {
   try {
     const readAt = Date.now();
-    // Stat before reading: a change in between shows as a newer mtime next time.
-    const stats = state.syncFs ? state.syncFs.statSync(dir) : await fs.stat(dir);
-    const cached = cache.get(dir, stats);
-    if (cached) {
-      cache.use(dir, cached, readAt);
-      return cached;
-    }
-    const items: SortedDir['items'] = [];
-    const entries = state.syncFs
-      ? state.syncFs.readdirSync(dir, { withFileTypes: true })
-      : await fs.readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      if (entry.name.includes('\\')) continue;
-      if (prefix === `${STORE_DIR}/` && RESERVED_SUBDIRS.includes(entry.name)) continue;
-      if (entry.isDirectory())
-        items.push({ name: entry.name, order: `${entry.name}/`, isDir: true });
-      else if (entry.isFile()) items.push({ name: entry.name, order: entry.name, isDir: false });
-    }
-    items.sort((a, b) => comparePaths(a.order, b.order));
-    const sorted = { ino: stats.ino, mtimeMs: stats.mtimeMs, items };
-    cache.use(dir, sorted, readAt);
+    const stats = await fs.stat(at.dir);
+    const sorted =
+      cache.get(at.dir, stats) ??
+      sortEntries(stats, await fs.readdir(at.dir, { withFileTypes: true }), at.prefix);
+    cache.use(at.dir, sorted, readAt);
     return sorted;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new SyncJournalError(
-      'bucket-unreadable',
-      `The folder ${dir} of the folder bucket could not be read (${String(code ?? error)}). ` +
-        'The listing is incomplete, so no delete will be derived from it. Check that the folder exists and is readable, then sync again.',
-      { path: dir, errno: typeof code === 'string' ? code : null },
-      { cause: error },
-    );
+    throw unreadable(at.dir, error);
   }
+}
+
+function sortedDirSync(syncFs: WalkSyncFs, cache: DirCache, at: DirRequest): SortedDir {
+  try {
+    const readAt = Date.now();
+    const stats = syncFs.statSync(at.dir);
+    const sorted =
+      cache.get(at.dir, stats) ??
+      sortEntries(stats, syncFs.readdirSync(at.dir, { withFileTypes: true }), at.prefix);
+    cache.use(at.dir, sorted, readAt);
+    return sorted;
+  } catch (error) {
+    throw unreadable(at.dir, error);
+  }
+}
+
+/** A directory's entries that can be objects or hold them, in key order. */
+function sortEntries(
+  stats: { ino: number; mtimeMs: number },
+  entries: readonly { name: string; isDirectory(): boolean; isFile(): boolean }[],
+  prefix: string,
+): SortedDir {
+  const items: SortedDir['items'] = [];
+  for (const entry of entries) {
+    if (entry.name.includes('\\')) continue;
+    if (prefix === `${STORE_DIR}/` && RESERVED_SUBDIRS.includes(entry.name)) continue;
+    if (entry.isDirectory()) items.push({ name: entry.name, order: `${entry.name}/`, isDir: true });
+    else if (entry.isFile()) items.push({ name: entry.name, order: entry.name, isDir: false });
+  }
+  items.sort((a, b) => comparePaths(a.order, b.order));
+  return { ino: stats.ino, mtimeMs: stats.mtimeMs, items };
+}
+
+function unreadable(dir: string, error: unknown): SyncJournalError {
+  const code = (error as { code?: unknown }).code;
+  return new SyncJournalError(
+    'bucket-unreadable',
+    `The folder ${dir} of the folder bucket could not be read (${String(code ?? error)}). ` +
+      'The listing is incomplete, so no delete will be derived from it. Check that the folder exists and is readable, then sync again.',
+    { path: dir, errno: typeof code === 'string' ? code : null },
+    { cause: error },
+  );
 }
 
 /** Maps `items` with at most `concurrency` calls in flight, keeping their order. */
