@@ -23,6 +23,7 @@ import { UsageError } from './open-pair.js';
 import { consoleOutput, type Output, reportError } from './output.js';
 import { PairLockedError } from './session.js';
 import { StateDir } from './state-dir.js';
+import { baselineWasmOnly } from './wasm-tier.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -49,7 +50,8 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--verbose', 'show stack traces on errors')
     .showHelpAfterError()
     .exitOverride()
-    .hook('preAction', async () => {
+    .hook('preAction', async (_program, action) => {
+      if (action.name() !== 'watch') baselineWasmOnly();
       // --journal is remembered, so later commands of this state dir use the same journal.
       const { journal, stateDir } = program.opts<{ journal?: string; stateDir?: string }>();
       if (journal === undefined) return;
