@@ -39,9 +39,9 @@ export function cliReference(): string {
     '|---|---|',
     '| `SYNCJOURNAL_HOME` | the state dir, when `--state-dir` is not given (default `~/.syncjournal`) |',
     '| `SYNCJOURNAL_JOURNAL` | a shared journal on a PostgreSQL server for this command (`postgres://…`), not remembered |',
-    '| `SYNCJOURNAL_CLIENT_ID` | this client\'s id in a new state dir (as `--client-id`) |',
+    "| `SYNCJOURNAL_CLIENT_ID` | this client's id in a new state dir (as `--client-id`) |",
     '| `SYNCJOURNAL_JOURNAL_TEMPLATE=0` | create a new journal by initdb instead of from the template the first one left in `$XDG_CACHE_HOME/syncjournal` |',
-    '| `SYNCJOURNAL_WASM_OPTIMIZE=1` | let V8 optimize PGlite\'s WebAssembly in every command; by default only `watch` does, as a command that lives seconds spends more on optimizing than it gains ([benchmarks](benchmarks.md)) |',
+    "| `SYNCJOURNAL_WASM_OPTIMIZE=1` | let V8 optimize PGlite's WebAssembly in every command; by default only `watch` does, as a command that lives seconds spends more on optimizing than it gains ([benchmarks](benchmarks.md)) |",
     '| `AWS_*` | endpoint, region and credentials of an `s3://` remote ([providers](providers.md)) |',
   ];
   for (const command of program.commands) {
