@@ -1,31 +1,49 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import type * as fsPromises from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { Dirent, Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BodySource } from '@syncjournal/core';
 import { SyncJournalError } from '@syncjournal/core';
+import { uniqueName } from './unique-name.js';
+
+/** The part of a `FileHandle` that a folder bucket uses. */
+export interface StoreFileHandle {
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+  ): Promise<{ bytesRead: number }>;
+  write(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position?: number | null,
+  ): Promise<{ bytesWritten: number }>;
+  stat(): Promise<Stats>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
- * The part of `node:fs/promises` a folder bucket uses. Tests pass a wrapper around the
- * real module to inject the failures a root user cannot provoke with permissions
- * (an unreadable directory); everything else goes to the real filesystem.
+ * The part of `node:fs/promises` a folder bucket uses; `node:fs/promises` itself fits.
+ * By default a bucket on a local disk gets the blocking calls of `direct-fs.ts`. Tests
+ * pass a wrapper around the real module to inject the failures a root user cannot
+ * provoke with permissions (an unreadable directory).
  */
-export type FolderStoreFs = Pick<
-  typeof fsPromises,
-  | 'lstat'
-  | 'mkdir'
-  | 'open'
-  | 'readFile'
-  | 'readdir'
-  | 'realpath'
-  | 'rename'
-  | 'rm'
-  | 'rmdir'
-  | 'stat'
-  | 'unlink'
-  | 'writeFile'
->;
+export interface FolderStoreFs {
+  lstat(path: string): Promise<Stats>;
+  stat(path: string): Promise<Stats>;
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<unknown>;
+  open(path: string, flags: string): Promise<StoreFileHandle>;
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  readdir(path: string, options: { withFileTypes: true }): Promise<Dirent[]>;
+  realpath(path: string): Promise<string>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { recursive?: boolean; force?: boolean }): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  writeFile(path: string, data: string, options?: { flag?: string }): Promise<void>;
+}
 
 /** Bytes per chunk when reading an object. */
 export const CHUNK_SIZE = 64 * 1024;
@@ -41,7 +59,7 @@ export interface TempFile {
 
 /** A fresh, unpredictable file name under `dir`. */
 export function tempPath(dir: string): string {
-  return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  return join(dir, uniqueName());
 }
 
 /**
@@ -104,7 +122,7 @@ export async function createInFolder<T>(
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeAll(handle: StoreFileHandle, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
@@ -113,7 +131,7 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 }
 
 /** Reads an open file from the start in {@link CHUNK_SIZE} chunks, closing it at the end or on break. */
-export async function* readChunks(handle: FileHandle): AsyncGenerator<Uint8Array> {
+export async function* readChunks(handle: StoreFileHandle): AsyncGenerator<Uint8Array> {
   try {
     let position = 0;
     for (;;) {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SyncJournalError } from '@syncjournal/core';
-import { type FolderStoreFs, isErrno } from './folder-store-io.js';
+import { createInFolder, type FolderStoreFs, isErrno, removeQuietly } from './folder-store-io.js';
+import { uniqueName } from './unique-name.js';
 
 /** Who holds a folder bucket's write lock, as recorded in `owner.json` inside it. */
 export interface BucketLockOwner {
@@ -97,16 +97,17 @@ export class BucketWriteLock {
       pid: process.pid,
       host: hostname(),
       since: new Date().toISOString(),
-      token: randomBytes(12).toString('hex'),
+      token: uniqueName(),
     };
-    await fs.mkdir(this.locksDir, { recursive: true });
     const pending = join(this.locksDir, `pending-${owner.token}`);
-    await fs.mkdir(pending);
+    await createInFolder(fs, pending, () => fs.mkdir(pending));
+    let renamed = false;
     try {
       await fs.writeFile(join(pending, 'owner.json'), `${JSON.stringify(owner)}\n`);
       for (let attempt = 0; ; attempt++) {
         try {
           await fs.rename(pending, this.lockPath);
+          renamed = true;
           return owner;
         } catch (error) {
           // A non-empty directory is in the way: someone holds the lock.
@@ -124,15 +125,24 @@ export class BucketWriteLock {
         await sleep(Math.min(2 * 1.5 ** attempt, 50) * (0.5 + Math.random()));
       }
     } finally {
-      await fs.rm(pending, { recursive: true, force: true });
+      if (!renamed) await fs.rm(pending, { recursive: true, force: true });
     }
   }
 
   async #release(owner: BucketLockOwner): Promise<void> {
-    const holder = await this.#readHolder();
     // Never remove a lock that is not ours (a hand-deleted one retaken by another writer).
-    if (holder === 'gone' || holder.owner?.token !== owner.token) return;
+    if ((await this.#readOwner())?.token !== owner.token) return;
     await this.#discard();
+  }
+
+  /** The owner recorded in the lock dir; `undefined` when there is none or it cannot be read. */
+  async #readOwner(): Promise<BucketLockOwner | undefined> {
+    try {
+      return parseOwner(await this.fs.readFile(join(this.lockPath, 'owner.json'), 'utf8'));
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw error;
+    }
   }
 
   async #readHolder(): Promise<Holder | 'gone'> {
@@ -180,14 +190,20 @@ export class BucketWriteLock {
 
   /** Moves the lock dir aside in one step, then deletes it at leisure. */
   async #discard(): Promise<void> {
-    const aside = join(this.locksDir, `released-${randomBytes(8).toString('hex')}`);
+    const aside = join(this.locksDir, `released-${uniqueName()}`);
     try {
       await this.fs.rename(this.lockPath, aside);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return;
       throw error;
     }
-    await this.fs.rm(aside, { recursive: true, force: true });
+    try {
+      // What a lock dir holds: its owner file. Anything else (a hand edit) falls to rm.
+      await removeQuietly(this.fs, join(aside, 'owner.json'));
+      await this.fs.rmdir(aside);
+    } catch {
+      await this.fs.rm(aside, { recursive: true, force: true });
+    }
   }
 
   async #ageMs(path: string): Promise<number> {

@@ -130,7 +130,7 @@ export async function pruneEmptyParents(
 export async function sweepTemp(fs: FolderStoreFs, tmpDir: string, maxAgeMs: number) {
   let names: string[];
   try {
-    names = await fs.readdir(tmpDir);
+    names = (await fs.readdir(tmpDir, { withFileTypes: true })).map((entry) => entry.name);
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return;
     throw error;

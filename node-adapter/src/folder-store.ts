@@ -1,6 +1,5 @@
 import type { Stats } from 'node:fs';
 import * as nodeSyncFs from 'node:fs';
-import * as nodeFs from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,6 +13,7 @@ import {
   type StoreCapabilities,
   SyncJournalError,
 } from '@syncjournal/core';
+import { isRealFs, localFsFor } from './direct-fs.js';
 import {
   type FolderStoreFs,
   isErrno,
@@ -125,7 +125,7 @@ export class FolderStore implements ObjectStore {
     fs: FolderStoreFs,
   ) {
     this.#fs = fs;
-    this.#syncFs = options.fs === undefined ? nodeSyncFs : undefined;
+    this.#syncFs = isRealFs(fs) ? nodeSyncFs : undefined;
     this.#listInWorker =
       (options.listInWorker ?? true) && this.#syncFs !== undefined && LIST_WORKER !== undefined;
     this.#pageSize = options.pageSize ?? 1000;
@@ -145,8 +145,8 @@ export class FolderStore implements ObjectStore {
    * day, left by writers that crashed, are removed.
    */
   static async open(options: FolderStoreOptions): Promise<FolderStore> {
-    const fs = options.fs ?? nodeFs;
     const given = rootPath(options.root);
+    const fs = options.fs ?? localFsFor(given);
     let stats = await statOrMissing(fs, given);
     if (!stats && options.create) {
       await fs.mkdir(given, { recursive: true });

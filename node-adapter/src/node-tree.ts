@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
-import * as fsPromises from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import {
@@ -13,7 +11,9 @@ import {
   SyncJournalError,
   type WalkItem,
 } from '@syncjournal/core';
+import { isRealFs, localFsFor } from './direct-fs.js';
 import type { WalkMessage } from './node-tree-walk-worker.js';
+import { uniqueName } from './unique-name.js';
 import { builtWorker, startWorker } from './worker-inbox.js';
 
 /**
@@ -199,14 +199,13 @@ export class NodeTree implements LocalTree {
     this.root = resolve(options.root);
     this.trashDir = resolve(options.trashDir);
     refuseNesting(this.root, this.trashDir);
-    this.#fs = options.fs ?? fsPromises;
-    this.#sync =
-      this.#fs === fsPromises
-        ? {
-            lstat: (path) => fsSync.lstatSync(path, BIGINT),
-            readdir: (path) => fsSync.readdirSync(path, DIRENTS),
-          }
-        : undefined;
+    this.#fs = options.fs ?? localFsFor(this.root);
+    this.#sync = isRealFs(this.#fs)
+      ? {
+          lstat: (path) => fsSync.lstatSync(path, BIGINT),
+          readdir: (path) => fsSync.readdirSync(path, DIRENTS),
+        }
+      : undefined;
     this.caseInsensitive = options.caseInsensitive ?? false;
     this.timestampGranularityMs = options.timestampGranularityMs ?? 1;
     this.#walkInWorker =
@@ -220,8 +219,8 @@ export class NodeTree implements LocalTree {
    * device than the root does it go into the root, under a temp-file name.
    */
   static async open(options: NodeTreeOptions): Promise<NodeTree> {
-    const fs = options.fs ?? fsPromises;
     const root = resolve(options.root);
+    const fs = options.fs ?? localFsFor(root);
     const trashDir = resolve(options.trashDir);
     refuseNesting(root, trashDir);
     const rootStat = await statRoot(fs, root);
@@ -915,7 +914,7 @@ function parentOf(path: string): string {
 }
 
 function tempName(): string {
-  return `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`;
+  return `${TEMP_PREFIX}${uniqueName()}`;
 }
 
 function refuseNesting(root: string, trashDir: string): void {

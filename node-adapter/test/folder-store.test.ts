@@ -13,12 +13,22 @@ import { FolderStore, type FolderStoreFs, folderStoreFromUrl } from '../src/fold
 
 const CAPABILITIES = { conditionalWrites: true, versioning: false, snapshots: false };
 
-for (const pageSize of [undefined, 2]) {
-  runStoreConformance(`FolderStore (pageSize ${pageSize ?? 'default'})`, {
+// A bucket folder on a local disk gets blocking calls (direct-fs.ts); one on a network or
+// FUSE filesystem, the threadpool's (`node:fs/promises`): the suite runs on both.
+for (const [pageSize, calls] of [
+  [undefined, 'direct'],
+  [2, 'direct'],
+  [undefined, 'threadpool'],
+] as const) {
+  runStoreConformance(`FolderStore (pageSize ${pageSize ?? 'default'}, ${calls} calls)`, {
     async create() {
       const dir = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-'));
       return {
-        store: await FolderStore.open({ root: dir, ...(pageSize ? { pageSize } : {}) }),
+        store: await FolderStore.open({
+          root: dir,
+          ...(pageSize ? { pageSize } : {}),
+          ...(calls === 'threadpool' ? { fs } : {}),
+        }),
         teardown: () => fs.rm(dir, { recursive: true, force: true }),
       };
     },

@@ -116,25 +116,32 @@ async function diskFixture(options: Partial<NodeTreeOptions> = {}): Promise<Disk
   return fixture;
 }
 
-runTreeConformance<DiskFixture>('NodeTree on disk', {
-  create: () => diskFixture(),
-  caseInsensitive: diskCaseInsensitive,
-  ...(posix
-    ? {
-        makeSymlink: ({ root }: DiskFixture, path: string, target: string) =>
-          symlink(join(root, target), join(root, path)),
-      }
-    : {}),
-  ...(canLock
-    ? {
-        makeUnreadable: async (fixture: DiskFixture, path: string) => {
-          const abs = join(fixture.root, path);
-          await chmod(abs, 0);
-          fixture.locked.push(abs);
-        },
-      }
-    : {}),
-});
+// On a local disk the tree makes blocking calls (direct-fs.ts); on a network or FUSE
+// filesystem it sends them to the threadpool (`node:fs/promises`): both run the suite.
+for (const [calls, fs] of [
+  ['direct calls', undefined],
+  ['threadpool calls', nodeFs],
+] as const) {
+  runTreeConformance<DiskFixture>(`NodeTree on disk, ${calls}`, {
+    create: () => diskFixture(fs ? { fs } : {}),
+    caseInsensitive: diskCaseInsensitive,
+    ...(posix
+      ? {
+          makeSymlink: ({ root }: DiskFixture, path: string, target: string) =>
+            symlink(join(root, target), join(root, path)),
+        }
+      : {}),
+    ...(canLock
+      ? {
+          makeUnreadable: async (fixture: DiskFixture, path: string) => {
+            const abs = join(fixture.root, path);
+            await chmod(abs, 0);
+            fixture.locked.push(abs);
+          },
+        }
+      : {}),
+  });
+}
 
 const MEM_ROOT = '/home/user/Notes';
 const MEM_TRASH = '/home/user/.syncjournal/trash/pair-1';
@@ -318,7 +325,7 @@ describe('NodeTree safety on disk', () => {
     expect(temps).toHaveLength(1);
     expect(String(temps[0]?.args[0])).toMatch(
       new RegExp(
-        `^${join(f.root, 'dir', '.syncjournal-tmp-').replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}[0-9a-f]{16}$`,
+        `^${join(f.root, 'dir', '.syncjournal-tmp-').replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\d+-[0-9a-f]{16}-[0-9a-z]+$`,
       ),
     );
     expect(await readdir(join(f.root, 'dir'))).toEqual(['note.md']);
@@ -741,7 +748,9 @@ describe('NodeTree on memfs', () => {
     await NodeTree.open({ root: MEM_ROOT, trashDir: MEM_TRASH, fs });
     const created = calls.filter((call) => call.op === 'open').map((call) => String(call.args[0]));
     expect(created).toHaveLength(1);
-    expect(created[0]).toMatch(/^\/home\/user\/Notes\/\.syncjournal-tmp-[0-9a-f]{16}-probe$/);
+    expect(created[0]).toMatch(
+      /^\/home\/user\/Notes\/\.syncjournal-tmp-\d+-[0-9a-f]{16}-[0-9a-z]+-probe$/,
+    );
     expect(await vol.promises.readdir(MEM_ROOT)).toEqual([]);
   });
 
