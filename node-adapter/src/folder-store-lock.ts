@@ -1,5 +1,6 @@
+import * as fsSync from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SyncJournalError } from '@syncjournal/core';
 import { createInFolder, type FolderStoreFs, isErrno, removeQuietly } from './folder-store-io.js';
 import { uniqueName } from './unique-name.js';
@@ -35,13 +36,41 @@ const TAKEOVER_GUARD_STALE_MS = 10_000;
 const queues = new Map<string, Promise<void>>();
 
 /**
- * A lock held on disk between two writers of this process: when a write finishes and
- * another of this process is already queued, the lock passes to it instead of being
- * released and taken again (about ten file-system calls each way). Passed on for at
- * most {@link HANDOFF_MAX_MS} since it was taken, so other processes get their turn.
+ * A lock held on disk between two writers of this process: when a write finishes, the
+ * lock passes to the next writer of this process instead of being released and taken
+ * again (about a dozen file-system calls each way) — to one already queued, or to one
+ * that comes within its linger time (25 ms by default), after which an unused lock is released. Passed on
+ * for at most {@link HANDOFF_MAX_MS} since it was taken, so other processes get their turn.
  */
-const handedOver = new Map<string, { owner: BucketLockOwner; takenAt: number }>();
+const handedOver = new Map<string, Lease>();
 const HANDOFF_MAX_MS = 200;
+
+interface Lease {
+  owner: BucketLockOwner;
+  takenAt: number;
+}
+
+/**
+ * Releases, with blocking calls, the locks this process still keeps for a next writer
+ * when it exits (the linger timer does not hold the process open, and `process.exit()`
+ * would not wait for it). A process killed by a signal leaves its lock like a crash
+ * does: the next writer on this host takes it over.
+ */
+function releaseLingering(): void {
+  for (const [lockPath, lease] of handedOver) {
+    try {
+      const text = fsSync.readFileSync(join(lockPath, 'owner.json'), 'utf8');
+      if (parseOwner(text)?.token !== lease.owner.token) continue;
+      const aside = join(dirname(lockPath), `released-${uniqueName()}`);
+      fsSync.renameSync(lockPath, aside);
+      fsSync.rmSync(aside, { recursive: true, force: true });
+    } catch {
+      // Left for the next writer, which takes over a lock whose process is gone.
+    }
+  }
+  handedOver.clear();
+}
+let exitHookSet = false;
 
 /**
  * The bucket-wide write lock of a folder bucket, held only for the check-and-rename
@@ -57,12 +86,35 @@ export class BucketWriteLock {
     private readonly fs: FolderStoreFs,
     private readonly locksDir: string,
     private readonly timeoutMs: number,
+    private readonly lingerMs: number,
   ) {
     this.lockPath = join(locksDir, 'write');
   }
 
   /** Runs `action` holding the lock; throws {@link BucketLockedError} if it cannot be had in time. */
-  async run<T>(action: () => Promise<T>): Promise<T> {
+  run<T>(action: () => Promise<T>): Promise<T> {
+    return this.#inTurn(async (othersWaiting) => {
+      let lease = handedOver.get(this.lockPath);
+      handedOver.delete(this.lockPath);
+      lease ??= { owner: await this.#acquire(), takenAt: Date.now() };
+      let keep = false;
+      try {
+        const result = await action();
+        keep =
+          Date.now() - lease.takenAt < HANDOFF_MAX_MS && (this.lingerMs > 0 || othersWaiting());
+        return result;
+      } finally {
+        if (keep) this.#keep(lease);
+        else await this.#release(lease.owner);
+      }
+    });
+  }
+
+  /**
+   * Runs `job` after every earlier job of this process on this lock has finished; `job`
+   * can ask whether later ones are waiting behind it.
+   */
+  async #inTurn<T>(job: (othersWaiting: () => boolean) => Promise<T>): Promise<T> {
     const previous = queues.get(this.lockPath) ?? Promise.resolve();
     let done = (): void => {};
     const mine = new Promise<void>((resolve) => {
@@ -72,22 +124,31 @@ export class BucketWriteLock {
     queues.set(this.lockPath, tail);
     await previous;
     try {
-      let lease = handedOver.get(this.lockPath);
-      handedOver.delete(this.lockPath);
-      lease ??= { owner: await this.#acquire(), takenAt: Date.now() };
-      let passOn = false;
-      try {
-        const result = await action();
-        passOn = queues.get(this.lockPath) !== tail && Date.now() - lease.takenAt < HANDOFF_MAX_MS;
-        return result;
-      } finally {
-        if (passOn) handedOver.set(this.lockPath, lease);
-        else await this.#release(lease.owner);
-      }
+      return await job(() => queues.get(this.lockPath) !== tail);
     } finally {
       done();
       if (queues.get(this.lockPath) === tail) queues.delete(this.lockPath);
     }
+  }
+
+  /** Keeps `lease` for the next writer of this process; released if none comes in time. */
+  #keep(lease: Lease): void {
+    handedOver.set(this.lockPath, lease);
+    if (!exitHookSet) {
+      process.once('exit', releaseLingering);
+      exitHookSet = true;
+    }
+    const timer = setTimeout(() => {
+      if (handedOver.get(this.lockPath) !== lease) return; // taken by a writer, or released
+      this.#inTurn(async () => {
+        if (handedOver.get(this.lockPath) !== lease) return;
+        handedOver.delete(this.lockPath);
+        await this.#release(lease.owner);
+      }).catch(() => {
+        // Left on disk; the next writer takes over a lock whose process is gone.
+      });
+    }, this.lingerMs);
+    timer.unref(); // an exit does not wait for it: the exit hook releases what is kept
   }
 
   async #acquire(): Promise<BucketLockOwner> {

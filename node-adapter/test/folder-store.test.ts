@@ -108,7 +108,7 @@ describe('FolderStore', () => {
   let store: FolderStore;
   beforeEach(async () => {
     dir = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-'));
-    store = await FolderStore.open({ root: dir });
+    store = await FolderStore.open({ lockLingerMs: 0, root: dir });
   });
   afterEach(async () => {
     await fs.rm(dir, { recursive: true, force: true });
@@ -442,7 +442,7 @@ describe('FolderStore', () => {
           async (keys, pageSize) => {
             const root = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-prop-'));
             try {
-              const paged = await FolderStore.open({ root, pageSize });
+              const paged = await FolderStore.open({ lockLingerMs: 0, root, pageSize });
               const stored: string[] = [];
               for (const k of keys) {
                 try {
@@ -499,8 +499,13 @@ describe('FolderStore', () => {
 
     it('gives the pages a listing here gives, whatever order they are asked in', async () => {
       const all = await fill();
-      const ahead = await built.FolderStore.open({ root: dir, pageSize: 2 });
-      const here = await built.FolderStore.open({ root: dir, pageSize: 2, listInWorker: false });
+      const ahead = await built.FolderStore.open({ lockLingerMs: 0, root: dir, pageSize: 2 });
+      const here = await built.FolderStore.open({
+        lockLingerMs: 0,
+        root: dir,
+        pageSize: 2,
+        listInWorker: false,
+      });
       const ahead1 = await ahead.list();
       const here1 = await here.list();
       expect(ahead1).toEqual(here1);
@@ -518,8 +523,13 @@ describe('FolderStore', () => {
 
     it('reads ahead from the first call: a key added later in a listing already read is not in it', async () => {
       await fill();
-      const ahead = await built.FolderStore.open({ root: dir, pageSize: 2 });
-      const here = await built.FolderStore.open({ root: dir, pageSize: 2, listInWorker: false });
+      const ahead = await built.FolderStore.open({ lockLingerMs: 0, root: dir, pageSize: 2 });
+      const here = await built.FolderStore.open({
+        lockLingerMs: 0,
+        root: dir,
+        pageSize: 2,
+        listInWorker: false,
+      });
       const first = [await ahead.list(), await here.list()];
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await putText(store, 'zz-later.md', 'later');
@@ -555,7 +565,7 @@ describe('FolderStore', () => {
       // The bucket gone mid-way: whatever the worker had listed by then, the listing
       // either ends complete or throws; it never ends early as if it were complete.
       const all = [...keys((await listAll(store)) as { key: string }[])];
-      const store2 = await built.FolderStore.open({ root: dir, pageSize: 2 });
+      const store2 = await built.FolderStore.open({ lockLingerMs: 0, root: dir, pageSize: 2 });
       const first = await store2.list();
       await fs.rm(dir, { recursive: true });
       const seen = keys(first.objects);
@@ -630,14 +640,57 @@ describe('FolderStore', () => {
       await fs.writeFile(join(lockDir(), 'owner.json'), JSON.stringify(owner));
     }
 
-    it('is released after every write', async () => {
-      await putText(store, 'a.md', 'one');
-      await expect(putText(store, 'a.md', 'two', { ifNoneMatch: '*' })).rejects.toMatchObject({
+    /** The lock folder's entries once this process no longer keeps its lock for a next writer. */
+    async function locksOnceReleased(): Promise<string[]> {
+      for (let waited = 0; waited < 2_000; waited += 10) {
+        const entries = await fs.readdir(at('.syncjournal/locks'));
+        if (!entries.includes('write')) return entries;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return fs.readdir(at('.syncjournal/locks'));
+    }
+
+    it('is released once no more writes come, and leaves nothing behind', async () => {
+      const lingering = await FolderStore.open({ root: dir }); // the default linger
+      await putText(lingering, 'a.md', 'one');
+      await expect(putText(lingering, 'a.md', 'two', { ifNoneMatch: '*' })).rejects.toMatchObject({
         code: 'precondition-failed',
       });
-      await store.delete('a.md');
-      expect(await fs.readdir(at('.syncjournal/locks'))).toEqual([]);
+      await lingering.delete('a.md');
+      expect(await locksOnceReleased()).toEqual([]);
       expect(await fs.readdir(at('.syncjournal/tmp'))).toEqual([]);
+    });
+
+    it('is released after each write with lockLingerMs 0', async () => {
+      await putText(store, 'a.md', 'one');
+      expect(await fs.readdir(at('.syncjournal/locks'))).toEqual([]);
+    });
+
+    it('is kept for the next write of this process instead of being taken again', async () => {
+      let taken = 0;
+      const counting: FolderStoreFs = {
+        ...fs,
+        rename: async (from: string, to: string) => {
+          await fs.rename(from, to);
+          if (to.endsWith(join('locks', 'write'))) taken += 1;
+        },
+      };
+      const counted = await FolderStore.open({ root: dir, fs: counting });
+      for (let i = 0; i < 20; i++) await putText(counted, `n${i}.md`, `note ${i}`);
+      expect(taken).toBeGreaterThanOrEqual(1);
+      expect(taken).toBeLessThan(20); // one take per write without the handoff
+      expect(await locksOnceReleased()).toEqual([]);
+    });
+
+    it('is released by a process that exits right after its write', async () => {
+      await child(`
+        const store = await FolderStore.open({ root: ${JSON.stringify(dir)} });
+        const body = new TextEncoder().encode('one');
+        await store.put('a.md', body, { sha256: createHash('sha256').update(body).digest('hex') });
+        process.exit(0);
+      `);
+      expect(await fs.readdir(at('.syncjournal/locks'))).toEqual([]);
+      expect(await text(store, 'a.md')).toBe('one');
     });
 
     it('serialises concurrent writers in one process', async () => {
@@ -656,7 +709,7 @@ describe('FolderStore', () => {
       const pid = child.pid;
       await new Promise((resolve) => child.on('exit', resolve));
       await plantLock({ pid, host: hostname(), since: new Date().toISOString(), token: 'dead' });
-      const store2 = await FolderStore.open({ root: dir, lockTimeoutMs: 2_000 });
+      const store2 = await FolderStore.open({ lockLingerMs: 0, root: dir, lockTimeoutMs: 2_000 });
       await putText(store2, 'a.md', 'one');
       expect(await text(store2, 'a.md')).toBe('one');
       expect(await fs.readdir(at('.syncjournal/locks'))).toEqual([]);
