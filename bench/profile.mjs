@@ -95,7 +95,7 @@ export function summariseProfile(file) {
         ms: Math.round(us / 1000),
         pct: Math.round((1000 * us) / totalUs) / 10,
       }));
-  return { totalMs: Math.round(totalUs / 1000), functions: top(fns, Number(process.env.TOPN ?? 12)), areas: top(areas, 10) };
+  return { totalMs: Math.round(totalUs / 1000), functions: top(fns, 12), areas: top(areas, 10) };
 }
 
 /**
