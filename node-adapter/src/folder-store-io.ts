@@ -3,25 +3,13 @@ import type { Dirent, Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BodySource } from '@syncjournal/core';
 import { SyncJournalError } from '@syncjournal/core';
+import type { NodeFsFileHandle } from './node-tree.js';
 import { uniqueName } from './unique-name.js';
 
-/** The part of a `FileHandle` that a folder bucket uses. */
-export interface StoreFileHandle {
-  read(
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number | null,
-  ): Promise<{ bytesRead: number }>;
-  write(
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position?: number | null,
-  ): Promise<{ bytesWritten: number }>;
+/** The part of a `FileHandle` that a folder bucket uses: the local tree's, with number stats. */
+export interface StoreFileHandle extends Pick<NodeFsFileHandle, 'read' | 'write' | 'close'> {
   stat(): Promise<Stats>;
   sync(): Promise<void>;
-  close(): Promise<void>;
 }
 
 /**
@@ -125,7 +113,7 @@ export async function createInFolder<T>(
 async function writeAll(handle: StoreFileHandle, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, null);
     offset += bytesWritten;
   }
 }
