@@ -47,6 +47,7 @@ it('runs every tool through every scenario and renders the comparison', async ()
     for (const tool of ['syncjournal', 'rclone', 'unison', 'syncjournal-s3']) {
       expect(notes.scenarios.initial[tool].bytesMoved).toBe(notes.bytes);
       expect(notes.scenarios.noop[tool].bytesMoved).toBe(0);
+      expect(notes.scenarios.noopAgain[tool].bytesMoved).toBe(0);
     }
     expect(notes.watch.syncjournal.latenciesMs).toHaveLength(1);
     expect(notes.profileInitial.areas.length).toBeGreaterThan(0);
@@ -61,6 +62,7 @@ it('runs every tool through every scenario and renders the comparison', async ()
     expect(results.trees[1]).toMatchObject({ kind: 'media', files: 2 });
     const markdown: string = renderComparison(results);
     expect(markdown).toContain('### notes-like, 60 files');
+    expect(markdown).toContain('| no-op sync, run again | syncjournal → folder bucket |');
     expect(markdown).toContain('| watch mode: an edit is in the bucket ≤ 1 s after save');
     expect(markdown).toMatch(/the journal grows < 5 KB per no-op run .* the 5 events and run row/);
   } finally {

@@ -13,6 +13,7 @@ const TOOL_LABELS = {
 const SCENARIOS = {
   initial: 'initial sync (empty remote)',
   noop: 'no-op sync',
+  noopAgain: 'no-op sync, run again',
   change: '1% changed on each side',
 };
 /** Which peer each syncjournal configuration is compared with. */
@@ -85,9 +86,12 @@ function aims(results) {
   }
   const t100 = tree(100_000);
   if (t100) {
+    // Judged on the first no-op after the initial sync; the one after it is shown beside.
     const m = t100.scenarios.noop.syncjournal;
+    const again = t100.scenarios.noopAgain?.syncjournal;
+    const next = again ? `; run again ${fmtMs(again.wallMs)}, ${again.peakRssMB} MB` : '';
     rows.push(
-      `| no-op of 100k files ≤ 5 s and ≤ 600 MB peak RSS | ${fmtMs(m.wallMs)}, ${m.peakRssMB} MB | ${verdict(m.wallMs <= 5000 && m.peakRssMB <= 600)} |`,
+      `| no-op of 100k files ≤ 5 s and ≤ 600 MB peak RSS | ${fmtMs(m.wallMs)}, ${m.peakRssMB} MB${next} | ${verdict(m.wallMs <= 5000 && m.peakRssMB <= 600)} |`,
     );
   }
   const watched = results.trees.find((t) => t.watch);

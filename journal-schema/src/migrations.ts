@@ -177,10 +177,32 @@ export const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Stamps for the projections that a journal may keep copies of between processes
+  // (postgres-journal.ts, ProjectionCache): each append that changes one of them sets
+  // its stamp to the new head's hash in the same transaction, a rebuild to a random
+  // value. A copy is used only while its stamp is the table's. A migration that
+  // changes these tables' rows must give them new stamps too. Also: a release from
+  // before stamps, which would change the tables without them, refuses this journal.
+  '0003_projection_stamps': {
+    async up(db) {
+      await exec(db, [
+        `insert into journal_meta (key, value)
+           select 'projection_stamp.' || t, 'migrated:' || gen_random_uuid()::text
+           from unnest(array['manifest', 'listing', 'baseline']) as t`,
+        `update journal_meta set value = '3' where key = 'schema_version'`,
+      ]);
+    },
+    async down(db) {
+      await exec(db, [
+        `delete from journal_meta where key like 'projection\\_stamp.%'`,
+        `update journal_meta set value = '2' where key = 'schema_version'`,
+      ]);
+    },
+  },
 };
 
 /** The schema version this code writes and understands. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Projections that the SQL journals keep as views over the events rather than as

@@ -36,6 +36,16 @@ import {
   VIEW_PROJECTIONS,
 } from './migrations.js';
 import {
+  type CachedProjection,
+  copyName,
+  decodeCopy,
+  encodeCopy,
+  type ProjectionCache,
+  readStamp,
+  stampAll,
+  stampChanged,
+} from './projection-cache.js';
+import {
   columnName,
   fromSql,
   type JournalDatabase,
@@ -61,6 +71,11 @@ export interface PostgresJournalOptions {
    * has no autovacuum; off by default, for a server, whose autovacuum does it.
    */
   upkeep?: boolean;
+  /**
+   * Keeps copies of the manifest, listing and baseline between processes, used while
+   * their stamps say they are current (see projection-cache.ts). None by default.
+   */
+  projectionCache?: ProjectionCache;
 }
 
 type Db = Kysely<JournalDatabase>;
@@ -136,6 +151,7 @@ export class PostgresJournal implements Journal {
   /** Whether this journal vacuums its own tables ({@link PostgresJournalOptions.upkeep}). */
   readonly upkeep: boolean;
   readonly #onClose: (() => Promise<void> | void) | undefined;
+  readonly #cache: ProjectionCache | undefined;
   #closed = false;
 
   constructor(db: Db, options: PostgresJournalOptions) {
@@ -145,6 +161,7 @@ export class PostgresJournal implements Journal {
     this.#clock = options.clock ?? systemClock;
     this.#onClose = options.onClose;
     this.upkeep = options.upkeep ?? false;
+    this.#cache = options.projectionCache;
   }
 
   async startRun(start: Omit<RunStartedPayload, 'run'>, at?: string): Promise<number> {
@@ -194,6 +211,7 @@ export class PostgresJournal implements Journal {
     await insertEvents(trx, prepared);
     const changes = await writeBatch(trx, batch);
     if (this.upkeep) await countChanges(trx, changes);
+    await stampChanged(trx, changes, prevHash);
     await trx.updateTable('journal_head').set({ seq, hash: prevHash }).execute();
     return { firstSeq: head.seq + 1, lastSeq: seq, head: prevHash };
   }
@@ -299,6 +317,7 @@ export class PostgresJournal implements Journal {
       });
       const changes = await writeBatch(trx, batch);
       if (this.upkeep) await countChanges(trx, changes);
+      await stampAll(trx);
       const after = await digestTables(trx);
       const tables = {} as RebuildResult['tables'];
       for (const table of PROJECTION_TABLES) {
@@ -349,49 +368,34 @@ export class PostgresJournal implements Journal {
   }
 
   /**
-   * Every row of a per-path projection for a pair, in path order. Read as one text
-   * document per page of {@link PATH_PAGE} rows, a line per row and a tab between
-   * fields (COPY's text format): for 100k rows several times faster than row-by-row
-   * results or JSON, whose building and decoding dominate on PGlite. The pair's id is
-   * not read back: every row has the one asked for.
+   * Every row of a per-path projection for a pair, in path order: from the
+   * {@link PostgresJournalOptions.projectionCache} while its copy is current, else
+   * from Postgres, leaving a copy for the next run.
    */
-  async #readPaths<T extends 'manifest' | 'listing' | 'baseline'>(
+  async #readPaths<T extends CachedProjection>(
     table: T,
     pairId: string,
   ): Promise<ProjectionRows[T][]> {
     const db = this.#open();
     const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
-    const fields = sql.join(columns.map(([field, type]) => textField(columnName(field), type)));
-    const pathIndex = columns.findIndex(([field]) => field === 'path');
-    const result: ProjectionRows[T][] = [];
-    for (let after: string | undefined; ; ) {
-      const { rows } = await sql<{ page: string | null }>`
-        select string_agg(concat_ws(E'\\t', ${fields}), E'\\n' order by path) as page
-        from (select * from ${sql.table(table)}
-              where pair_id = ${pairId} ${after === undefined ? sql`` : sql`and path > ${after}`}
-              order by path limit ${PATH_PAGE}) p`.execute(db);
-      const page = rows[0]?.page;
-      if (page == null) break;
-      const lines = page.split('\n');
-      for (const line of lines) {
-        const values = line.split('\t');
-        const row: Record<string, unknown> = { pairId };
-        columns.forEach(([field, type], i) => {
-          row[field] = fromText(type, values[i]!);
-        });
-        result.push(row as unknown as ProjectionRows[T]);
-      }
-      if (lines.length < PATH_PAGE) break;
-      after = fromText('text', lines.at(-1)!.split('\t')[pathIndex]!) as string;
+    const cache = this.#cache;
+    const stamp = cache ? await readStamp(db, table) : undefined;
+    if (!cache || stamp === undefined) {
+      return parseRows<T>(await readPages(db, table, pairId, columns), columns, pairId);
     }
-    // The "C" collation is byte order, which is comparePaths' order; assert rather than trust.
-    for (let i = 1; i < result.length; i++) {
-      if (comparePaths(result[i - 1]!.path, result[i]!.path) >= 0) {
-        result.sort((a, b) => comparePaths(a.path, b.path));
-        break;
-      }
+    const what = { table, pairId, stamp };
+    const name = copyName(this.#hasher, table, pairId);
+    const data = await cache.read(name).catch(() => undefined);
+    const body = data === undefined ? undefined : decodeCopy(this.#hasher, what, data);
+    if (body !== undefined) return parseRows<T>(body === '' ? [] : [body], columns, pairId);
+
+    const pages = await readPages(db, table, pairId, columns);
+    // Kept only if no append changed the table while its pages were being read: stamps
+    // never repeat, so an unchanged stamp means the pages are all of that state.
+    if ((await readStamp(db, table)) === stamp) {
+      await cache.write(name, encodeCopy(this.#hasher, what, pages.join('\n'))).catch(() => {});
     }
-    return result;
+    return parseRows<T>(pages, columns, pairId);
   }
 
   #open(): Db {
@@ -597,7 +601,71 @@ async function digestTables(
 }
 
 /**
- * A column as text for {@link PostgresJournal.#readPaths}: NULL as `\N`, and in text
+ * A per-path projection's rows for a pair as text, one document per page of
+ * {@link PATH_PAGE} rows, a line per row and a tab between fields (COPY's text format):
+ * for 100k rows several times faster than row-by-row results or JSON, whose building
+ * and decoding dominate on PGlite. The pair's id is not read back: every row has it.
+ */
+async function readPages(
+  db: Db,
+  table: CachedProjection,
+  pairId: string,
+  columns: ReadonlyArray<readonly [string, SqlType]>,
+): Promise<string[]> {
+  const fields = sql.join(columns.map(([field, type]) => textField(columnName(field), type)));
+  const pathIndex = columns.findIndex(([field]) => field === 'path');
+  const pages: string[] = [];
+  for (let after: string | undefined; ; ) {
+    const { rows } = await sql<{ page: string | null }>`
+      select string_agg(concat_ws(E'\\t', ${fields}), E'\\n' order by path) as page
+      from (select * from ${sql.table(table)}
+            where pair_id = ${pairId} ${after === undefined ? sql`` : sql`and path > ${after}`}
+            order by path limit ${PATH_PAGE}) p`.execute(db);
+    const page = rows[0]?.page;
+    if (page == null) break;
+    pages.push(page);
+    if (newlines(page) + 1 < PATH_PAGE) break;
+    const last = page.slice(page.lastIndexOf('\n') + 1);
+    after = fromText('text', last.split('\t')[pathIndex]!) as string;
+  }
+  return pages;
+}
+
+function newlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The rows of pages that {@link readPages} read, in path order. */
+function parseRows<T extends CachedProjection>(
+  pages: readonly string[],
+  columns: ReadonlyArray<readonly [string, SqlType]>,
+  pairId: string,
+): ProjectionRows[T][] {
+  const result: ProjectionRows[T][] = [];
+  for (const page of pages) {
+    for (const line of page.split('\n')) {
+      const values = line.split('\t');
+      const row: Record<string, unknown> = { pairId };
+      columns.forEach(([field, type], i) => {
+        row[field] = fromText(type, values[i]!);
+      });
+      result.push(row as unknown as ProjectionRows[T]);
+    }
+  }
+  // The "C" collation is byte order, which is comparePaths' order; assert rather than trust.
+  for (let i = 1; i < result.length; i++) {
+    if (comparePaths(result[i - 1]!.path, result[i]!.path) >= 0) {
+      result.sort((a, b) => comparePaths(a.path, b.path));
+      break;
+    }
+  }
+  return result;
+}
+
+/**
+ * A column as text for {@link readPages}: NULL as `\N`, and in text
  * backslash, tab and newline escaped as COPY does, so fields and rows split cleanly.
  */
 function textField(column: string, type: SqlType): RawBuilder<unknown> {

@@ -11,10 +11,12 @@ import {
   openPostgresJournal,
   type PGliteTemplates,
   type PostgresJournal,
+  type ProjectionCache,
 } from '@syncjournal/journal-schema';
 import { Kysely, PostgresDialect } from 'kysely';
 import { nodeHasher } from './node-hasher.js';
 import { LockHeldError, PidLock } from './pid-lock.js';
+import { uniqueName } from './unique-name.js';
 
 /** Options for {@link openJournal}. */
 export interface OpenJournalOptions {
@@ -62,14 +64,48 @@ async function openDataDirJournal(
     throw error;
   }
   const fresh = await isFresh(dir);
+  const projectionCache = folderProjectionCache(`${dir}.cache`);
   return openPGliteJournal({
     ...options,
     dataDir: dir,
     location: dir,
     fresh,
     ...(fresh ? { templates: cachedTemplates(dir) } : {}),
+    ...(projectionCache ? { projectionCache } : {}),
     onClose: () => lock.release(),
   });
+}
+
+/**
+ * Copies of a data directory's manifest, listing and baseline in `<dir>.cache/`, one
+ * file each per pair, so that a run after a run that changed nothing reads them from a
+ * file instead of from PGlite (the journal checks each copy's stamp and digest before it
+ * uses it; see ProjectionCache). Files are written aside and renamed, not flushed: a
+ * copy lost or torn by a crash is only read from the journal again. Only this process
+ * writes them, under the journal's lock. `SYNCJOURNAL_PROJECTION_CACHE=0` turns them off.
+ */
+export function folderProjectionCache(dir: string): ProjectionCache | undefined {
+  if (process.env.SYNCJOURNAL_PROJECTION_CACHE === '0') return undefined;
+  return {
+    async read(name) {
+      try {
+        return await readFile(join(dir, name));
+      } catch {
+        return undefined;
+      }
+    },
+    async write(name, data) {
+      await mkdir(dir, { recursive: true });
+      const temp = join(dir, `.${name}.${uniqueName()}`);
+      try {
+        await writeFile(temp, data, { flag: 'wx' });
+        await rename(temp, join(dir, name));
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
+    },
+  };
 }
 
 /** True when `dir` holds no database yet: missing or empty (checked holding its lock). */

@@ -23,6 +23,7 @@ import {
   SCHEMA_VERSION,
 } from '../migrations.js';
 import { openPostgresJournal, type PostgresJournal } from '../postgres-journal.js';
+import { type CachedProjection, copyName, type ProjectionCache } from '../projection-cache.js';
 
 /** Opens a fresh, empty journal for one test, and disposes of it afterwards. */
 export interface JournalTestSetup extends JournalSetup<PostgresJournal> {
@@ -365,6 +366,205 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         expect(keys.rows.map((r) => r.key)).toContain('schema_version');
       });
     }
+
+    describe('copies of the projections between processes (ProjectionCache)', () => {
+      /** A cache in memory that logs what the journal asks of it. */
+      const memoryCache = () => {
+        const entries = new Map<string, Uint8Array>();
+        const log: string[] = [];
+        const cache = {
+          entries,
+          log,
+          /** Runs before each read returns, to interleave an append. */
+          beforeRead: undefined as (() => Promise<void>) | undefined,
+          async read(name: string) {
+            log.push(`read ${name}`);
+            await cache.beforeRead?.();
+            return entries.get(name)?.slice();
+          },
+          async write(name: string, data: Uint8Array) {
+            log.push(`write ${name}`);
+            entries.set(name, data.slice());
+          },
+        };
+        return cache;
+      };
+      const writes = (cache: { log: string[] }, table: CachedProjection) =>
+        cache.log.filter((l) => l.startsWith(`write ${table}-`)).length;
+      /** A second journal object on the same database, keeping copies in `cache`. */
+      const withCopies = (cache: ProjectionCache) =>
+        openPostgresJournal(journal.db, { hasher: setup.hasher, projectionCache: cache });
+      const TABLES: CachedProjection[] = ['manifest', 'listing', 'baseline'];
+      /** The tables themselves, read without copies (the setup's journal may keep some). */
+      const truth = async (pairId: string) =>
+        read(await openPostgresJournal(journal.db, { hasher: setup.hasher }), pairId);
+      const read = async (j: PostgresJournal, pairId: string) =>
+        Promise.all(TABLES.map((t) => j[t](pairId)));
+      const addFile = async (path: string, seed: number, pairId = 'pair-1') => {
+        const run = await journal.startRun(runStart(pairId));
+        await journal.append([{ kind: 'scan.added', run, path, payload: scanEntry(seed) }]);
+      };
+
+      it('reads a projection from its copy until an append changes it, then from the table', async () => {
+        await completedRun();
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        const before = await truth('pair-1');
+        expect(await read(copies, 'pair-1')).toEqual(before);
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([1, 1, 1]);
+        // Served from the copy: a row changed behind the journal's back (which only a
+        // test does; rebuild() repairs it) does not show through an unchanged stamp.
+        await sql`update manifest set size = 1 where path = 'z.md'`.execute(journal.db);
+        expect(await read(copies, 'pair-1')).toEqual(before);
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([1, 1, 1]);
+        // An append that changes the manifest moves its stamp, and only its stamp.
+        await addFile('new.md', 9);
+        const after = await truth('pair-1');
+        expect(after[0]!.map((r) => r.path)).toContain('new.md');
+        expect(await read(copies, 'pair-1')).toEqual(after);
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 1, 1]);
+        // A run that changes nothing leaves every copy current.
+        await journal.append([
+          completedEvent(await journal.startRun(runStart('pair-1')), 'in-sync'),
+        ]);
+        expect(await read(copies, 'pair-1')).toEqual(after);
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 1, 1]);
+      });
+
+      it('reads every projection from its table again after a rebuild', async () => {
+        await completedRun();
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        await read(copies, 'pair-1');
+        await sql`update baseline set hash = 'bogus'`.execute(journal.db);
+        await journal.rebuild();
+        expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
+        expect((await copies.baseline('pair-1')).map((r) => r.hash)).not.toContain('bogus');
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 2, 2]);
+      });
+
+      it('never uses a copy that is damaged, cut short, of another pair or of an older state', async () => {
+        await completedRun('pair-1');
+        await completedRun('pair-2');
+        await addFile('only-2.md', 7, 'pair-2');
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        const [manifest1] = await truth('pair-1');
+        await read(copies, 'pair-1');
+        await read(copies, 'pair-2');
+        const name1 = copyName(setup.hasher, 'manifest', 'pair-1');
+        const name2 = copyName(setup.hasher, 'manifest', 'pair-2');
+        expect([...cache.entries.keys()]).toEqual(expect.arrayContaining([name1, name2]));
+        const good = cache.entries.get(name1)!;
+        const damages: [string, Uint8Array][] = [
+          ['a byte flipped', good.map((b, i) => (i === good.length - 3 ? b ^ 1 : b))],
+          ['cut short', good.slice(0, good.length - 10)],
+          ['empty', new Uint8Array()],
+          ['not a copy', Uint8Array.from('notes/a.md\tfile\n', (c) => c.charCodeAt(0))],
+          ["another pair's", cache.entries.get(name2)!],
+        ];
+        for (const [what, data] of damages) {
+          cache.entries.set(name1, data);
+          const written = writes(cache, 'manifest');
+          expect(await copies.manifest('pair-1'), what).toEqual(manifest1);
+          expect(writes(cache, 'manifest'), what).toBe(written + 1);
+        }
+        // A copy of an older state put back (say, from a backup) after an append.
+        const old = cache.entries.get(name1)!;
+        await addFile('later.md', 8);
+        cache.entries.set(name1, old);
+        expect((await copies.manifest('pair-1')).map((r) => r.path)).toContain('later.md');
+      });
+
+      it('keeps no copy of pages read while an append changed the table', async () => {
+        await completedRun();
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        cache.beforeRead = async () => {
+          cache.beforeRead = undefined;
+          await addFile('meanwhile.md', 5);
+        };
+        const rows = await copies.manifest('pair-1');
+        expect(rows.map((r) => r.path)).toContain('meanwhile.md');
+        expect(writes(cache, 'manifest')).toBe(0);
+        expect(await copies.manifest('pair-1')).toEqual(rows);
+        expect(writes(cache, 'manifest')).toBe(1);
+      });
+
+      it('reads the tables when the cache fails to read or to write', async () => {
+        await completedRun();
+        const failing: ProjectionCache = {
+          read: async () => {
+            throw new Error('disk gone');
+          },
+          write: async () => {
+            throw new Error('disk full');
+          },
+        };
+        const copies = await withCopies(failing);
+        expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
+      });
+
+      it('agrees with the tables through a long mix of appends, rebuilds and reads', async () => {
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        let seed = 12345;
+        const random = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31;
+          return seed % n;
+        };
+        for (let step = 0; step < 40; step++) {
+          const pairId = `pair-${1 + random(2)}`;
+          const path = `f${random(6)}.md`;
+          const choice = random(7);
+          if (choice === 6) {
+            await journal.rebuild();
+          } else {
+            const run = await journal.startRun(runStart(pairId));
+            const kinds = [
+              'scan.added',
+              'scan.changed',
+              'scan.removed',
+              'listing.added',
+              'listing.removed',
+              'op.applied',
+            ] as const;
+            const kind = kinds[choice]!;
+            const event: JournalEventInput =
+              kind === 'scan.added' || kind === 'scan.changed'
+                ? { kind, run, path, payload: scanEntry(step) }
+                : kind === 'listing.added'
+                  ? {
+                      kind,
+                      run,
+                      path,
+                      payload: { size: step, etag: `"e${step}"`, sha256: null, versionId: null },
+                    }
+                  : kind === 'op.applied'
+                    ? {
+                        kind,
+                        run,
+                        path,
+                        payload: {
+                          index: 0,
+                          action: 'upload',
+                          baseline: { hash: `${step}`.padStart(64, '0'), size: step, etag: null },
+                          bytes: step,
+                        },
+                      }
+                    : { kind, run, path, payload: {} };
+            await journal.append([event]);
+          }
+          for (const p of ['pair-1', 'pair-2']) {
+            expect(await read(copies, p), `step ${step}`).toEqual(await truth(p));
+          }
+        }
+        // Copies were used, not only written: most reads changed nothing.
+        const reads = cache.log.filter((l) => l.startsWith('read ')).length;
+        const written = cache.log.filter((l) => l.startsWith('write ')).length;
+        expect(written).toBeLessThan(reads);
+      });
+    });
 
     it('reads reports from the run.completed events, and stores no second copy', async () => {
       const run = await completedRun();

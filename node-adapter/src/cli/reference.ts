@@ -41,6 +41,7 @@ export function cliReference(): string {
     '| `SYNCJOURNAL_JOURNAL` | a shared journal on a PostgreSQL server for this command (`postgres://…`), not remembered |',
     "| `SYNCJOURNAL_CLIENT_ID` | this client's id in a new state dir (as `--client-id`) |",
     '| `SYNCJOURNAL_JOURNAL_TEMPLATE=0` | create a new journal by initdb instead of from the template the first one left in `$XDG_CACHE_HOME/syncjournal` |',
+    '| `SYNCJOURNAL_PROJECTION_CACHE=0` | read the manifest, listing and baseline from the journal every run, keeping no copies of them in `<state-dir>/journal.cache/` |',
     "| `SYNCJOURNAL_WASM_OPTIMIZE=1` | let V8 optimize PGlite's WebAssembly in every command; by default only `watch` does, as a command that lives seconds spends more on optimizing than it gains ([benchmarks](benchmarks.md)) |",
     "| `SYNCJOURNAL_FS_CALLS=threadpool` or `=direct` | how the local folder and a folder bucket are read and written: by default with blocking calls on a local disk and on libuv's threadpool on a network or FUSE filesystem, where one call can wait on a server ([benchmarks](benchmarks.md)) |",
     '| `AWS_*` | endpoint, region and credentials of an `s3://` remote ([providers](providers.md)) |',

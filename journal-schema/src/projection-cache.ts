@@ -1,0 +1,163 @@
+import type { Hasher } from '@syncjournal/core';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { SCHEMA_VERSION } from './migrations.js';
+import type { JournalDatabase } from './tables.js';
+
+/**
+ * Where a journal keeps copies of its per-path projections (manifest, listing,
+ * baseline) between processes, so that a run that changed nothing reads each as one
+ * file instead of asking Postgres for every row again. The Node adapter keeps them
+ * in files beside a PGlite data directory (`<dir>.cache/`).
+ *
+ * A copy is only a copy. The journal uses one only while the table's stamp in
+ * `journal_meta` is the one the copy was taken at; every append that changes the
+ * table moves the stamp in its own transaction (see `0003_projection_stamps`). A copy
+ * that is missing, damaged, from another journal or of another table is not used, and
+ * a failed write only costs the next run a read from Postgres. Deleting the copies at
+ * any time is safe.
+ */
+export interface ProjectionCache {
+  /** The bytes stored under `name` (letters, digits and `-`), or undefined if none. */
+  read(name: string): Promise<Uint8Array | undefined>;
+  /** Stores `data` under `name`, replacing what was there; a reader sees old or new. */
+  write(name: string, data: Uint8Array): Promise<void>;
+}
+
+/** The projections that are read whole each run and are worth keeping copies of. */
+export type CachedProjection = 'manifest' | 'listing' | 'baseline';
+export const CACHED_PROJECTIONS: readonly CachedProjection[] = ['manifest', 'listing', 'baseline'];
+
+const STAMP = 'projection_stamp.';
+const FORMAT = 1;
+
+/** The header line of a copy: what it is a copy of, and a digest of the rest. */
+interface Header {
+  format: number;
+  schema: number;
+  table: string;
+  pairId: string;
+  stamp: string;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Moves the stamp of each cached projection that `changes` touched to `head`, the hash
+ * of the append's last event (inside the append's transaction). Head hashes never
+ * repeat along a chain, so two different contents of a table never share a stamp.
+ */
+export async function stampChanged(
+  trx: Transaction<JournalDatabase>,
+  changes: ReadonlyMap<string, number>,
+  head: string,
+): Promise<void> {
+  const touched = CACHED_PROJECTIONS.filter((t) => (changes.get(t) ?? 0) > 0);
+  if (touched.length === 0) return;
+  await setStamps(trx, touched, `head:${head}`);
+}
+
+/** New random stamps for every cached projection (a rebuild refolded them all). */
+export async function stampAll(trx: Transaction<JournalDatabase>): Promise<void> {
+  const { rows } = await sql<{ id: string }>`select gen_random_uuid()::text as id`.execute(trx);
+  await setStamps(trx, CACHED_PROJECTIONS, `rebuilt:${rows[0]!.id}`);
+}
+
+async function setStamps(
+  trx: Transaction<JournalDatabase>,
+  tables: readonly string[],
+  value: string,
+): Promise<void> {
+  const json = JSON.stringify(Object.fromEntries(tables.map((t) => [STAMP + t, value])));
+  await sql`
+    insert into journal_meta (key, value)
+    select key, value from jsonb_each_text(${json}::jsonb)
+    on conflict (key) do update set value = excluded.value`.execute(trx);
+}
+
+/** The table's stamp now, or undefined (a journal's stamps are made by its migration). */
+export async function readStamp(
+  db: Kysely<JournalDatabase>,
+  table: CachedProjection,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('journal_meta')
+    .select('value')
+    .where('key', '=', STAMP + table)
+    .executeTakeFirst();
+  return row?.value;
+}
+
+/** The name a copy of `table` for `pairId` is stored under. */
+export function copyName(hasher: Hasher, table: CachedProjection, pairId: string): string {
+  const h = hasher.create();
+  h.update(pairId);
+  return `${table}-${h.digest().slice(0, 32)}`;
+}
+
+// Globals in Node and in every browser; this package's type environment has neither the
+// DOM lib nor Node's types (as core's), so it declares the little it uses. Native: a copy
+// is ~20 MB at 100k rows, too much for core's UTF-8 in JavaScript.
+declare const TextEncoder: new () => { encode(text: string): Uint8Array };
+declare const TextDecoder: new () => { decode(data: Uint8Array): string };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A copy as bytes: a JSON header line, then `body` (the rows as `readPages` reads them)
+ * in UTF-8. The digest is of the body's bytes: hashing bytes runs at the hasher's full
+ * speed, where a 20 MB string would be converted first.
+ */
+export function encodeCopy(
+  hasher: Hasher,
+  what: { table: CachedProjection; pairId: string; stamp: string },
+  body: string,
+): Uint8Array {
+  const bytes = encoder.encode(body);
+  const header: Header = {
+    format: FORMAT,
+    schema: SCHEMA_VERSION,
+    ...what,
+    bytes: bytes.length,
+    sha256: sha(hasher, bytes),
+  };
+  const head = encoder.encode(`${JSON.stringify(header)}\n`);
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head);
+  out.set(bytes, head.length);
+  return out;
+}
+
+/** The body of a copy if it is whole and is of `what`; undefined for anything else. */
+export function decodeCopy(
+  hasher: Hasher,
+  what: { table: CachedProjection; pairId: string; stamp: string },
+  data: Uint8Array,
+): string | undefined {
+  const end = data.indexOf(0x0a);
+  if (end < 0) return undefined;
+  let header: Partial<Header>;
+  try {
+    header = JSON.parse(decoder.decode(data.subarray(0, end)));
+  } catch {
+    return undefined;
+  }
+  const body = data.subarray(end + 1);
+  if (
+    header?.format !== FORMAT ||
+    header.schema !== SCHEMA_VERSION ||
+    header.table !== what.table ||
+    header.pairId !== what.pairId ||
+    header.stamp !== what.stamp ||
+    header.bytes !== body.length ||
+    sha(hasher, body) !== header.sha256
+  ) {
+    return undefined;
+  }
+  return decoder.decode(body);
+}
+
+function sha(hasher: Hasher, data: Uint8Array): string {
+  const h = hasher.create();
+  h.update(data);
+  return h.digest();
+}
