@@ -497,15 +497,18 @@ describe('FolderStore', () => {
       return [...all].sort(comparePaths);
     };
 
+    /** The same bucket listed ahead on a worker and listed here, two keys a page. */
+    const aheadAndHere = async () => {
+      const options = { lockLingerMs: 0, root: dir, pageSize: 2 };
+      return [
+        await built.FolderStore.open(options),
+        await built.FolderStore.open({ ...options, listInWorker: false }),
+      ] as const;
+    };
+
     it('gives the pages a listing here gives, whatever order they are asked in', async () => {
       const all = await fill();
-      const ahead = await built.FolderStore.open({ lockLingerMs: 0, root: dir, pageSize: 2 });
-      const here = await built.FolderStore.open({
-        lockLingerMs: 0,
-        root: dir,
-        pageSize: 2,
-        listInWorker: false,
-      });
+      const [ahead, here] = await aheadAndHere();
       const ahead1 = await ahead.list();
       const here1 = await here.list();
       expect(ahead1).toEqual(here1);
@@ -523,13 +526,7 @@ describe('FolderStore', () => {
 
     it('reads ahead from the first call: a key added later in a listing already read is not in it', async () => {
       await fill();
-      const ahead = await built.FolderStore.open({ lockLingerMs: 0, root: dir, pageSize: 2 });
-      const here = await built.FolderStore.open({
-        lockLingerMs: 0,
-        root: dir,
-        pageSize: 2,
-        listInWorker: false,
-      });
+      const [ahead, here] = await aheadAndHere();
       const first = [await ahead.list(), await here.list()];
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await putText(store, 'zz-later.md', 'later');
