@@ -112,7 +112,8 @@ const RUN_ELSEWHERE: Record<string, RunElsewhere> = {
   'npm ci && npm run demo': {
     where:
       '`npm ci` reinstalls the node_modules this test runs from: CI runs it (.ci/run → ' +
-      'scripts/setup.sh). `npm run demo` runs here, for real, with its folders in a temp dir.',
+      'scripts/setup.sh). `npm run demo` is `npm run build` (the first step of npm test) ' +
+      'and then scripts/demo.mjs, which runs here, for real, with its folders in a temp dir.',
     check: async () => {
       await expectCiRunsNpmCi();
       await demoRuns();
@@ -153,6 +154,14 @@ const RUN_ELSEWHERE: Record<string, RunElsewhere> = {
         expect(rule?.ExposeHeaders).toEqual(S3_TEST_CORS_RULE.exposeHeaders);
       },
     },
+  'npm run build': {
+    where:
+      'npm test builds first (its first step). Run here it would empty and rewrite ' +
+      'dist/bundle/ while the other pages, which run concurrently, start the CLI from it.',
+    check: async () => {
+      expect((await packageScripts()).test).toMatch(/^npm run build && /);
+    },
+  },
   'npm run compare:safety': {
     where:
       'node-adapter/test/compare-safety.test.ts (npm test) runs the same script into a temp ' +
@@ -207,8 +216,15 @@ async function expectPropertyScriptTakes(flag: string, variable: string): Promis
   expect(script).toContain(variable);
 }
 
-/** `npm run demo`, for real, with its folders in a temp dir: it must end in sync. Once. */
+/**
+ * `npm run demo`, for real, with its folders in a temp dir: it must end in sync. Once.
+ * Its build step is not run again here: rolldown empties dist/bundle/ before it writes it,
+ * and the pages of this file run concurrently, so a CLI started by another page meanwhile
+ * would find no bundle (a CI run failed so). `npm test` built it before the tests started.
+ */
 const demoRuns = once(async (): Promise<void> => {
+  const demo = 'node scripts/demo.mjs';
+  expect((await packageScripts()).demo).toBe(`npm run build --silent && ${demo}`);
   // The demo syncs to a folder bucket: the S3 endpoint is never called.
   const unused = 'http://127.0.0.1:9';
   const sandbox = await DocSandbox.create({
@@ -219,13 +235,13 @@ const demoRuns = once(async (): Promise<void> => {
   });
   try {
     const dir = join(sandbox.home, 'demo');
-    const result = await sandbox.shell(`npm run demo -- ${dir}`, { inRepo: true });
+    const result = await sandbox.shell(`${demo} ${dir}`, { inRepo: true });
     expect(result.code, output(result)).toBe(0);
     expect(result.stdout).toMatch(/in sync \(run 1/);
     expect(result.stdout).toMatch(/4 file\(s\) in sync/);
     // "Edit a file in either folder and run it again: the edit syncs."
     const again = await sandbox.shell(
-      `echo "an edit" >> ${dir}/notes/README.md && npm run demo -- ${dir}`,
+      `echo "an edit" >> ${dir}/notes/README.md && ${demo} ${dir}`,
       { inRepo: true },
     );
     expect(again.code, output(again)).toBe(0);
