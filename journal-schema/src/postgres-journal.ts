@@ -27,6 +27,7 @@ import {
 } from '@syncjournal/core';
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import { updateMeta } from './journal-meta.js';
 import {
   MIGRATION_LOCK_TABLE,
   MIGRATION_TABLE,
@@ -37,13 +38,13 @@ import {
 } from './migrations.js';
 import {
   type CachedProjection,
+  changedStamps,
   copyName,
   decodeCopy,
   encodeCopy,
   type ProjectionCache,
   readStamp,
-  stampAll,
-  stampChanged,
+  rebuiltStamps,
 } from './projection-cache.js';
 import {
   columnName,
@@ -53,7 +54,7 @@ import {
   rowFromSql,
   type SqlType,
 } from './tables.js';
-import { countChanges, vacuumChanged } from './upkeep.js';
+import { changeCounts, vacuumChanged } from './upkeep.js';
 
 /** How to build a {@link PostgresJournal}. */
 export interface PostgresJournalOptions {
@@ -210,8 +211,10 @@ export class PostgresJournal implements Journal {
 
     await insertEvents(trx, prepared);
     const changes = await writeBatch(trx, batch);
-    if (this.upkeep) await countChanges(trx, changes);
-    await stampChanged(trx, changes, prevHash);
+    await updateMeta(trx, {
+      add: this.upkeep ? changeCounts(changes) : {},
+      set: changedStamps(changes, prevHash),
+    });
     await trx.updateTable('journal_head').set({ seq, hash: prevHash }).execute();
     return { firstSeq: head.seq + 1, lastSeq: seq, head: prevHash };
   }
@@ -316,8 +319,10 @@ export class PostgresJournal implements Journal {
         return true;
       });
       const changes = await writeBatch(trx, batch);
-      if (this.upkeep) await countChanges(trx, changes);
-      await stampAll(trx);
+      await updateMeta(trx, {
+        add: this.upkeep ? changeCounts(changes) : {},
+        set: await rebuiltStamps(trx),
+      });
       const after = await digestTables(trx);
       const tables = {} as RebuildResult['tables'];
       for (const table of PROJECTION_TABLES) {

@@ -42,36 +42,24 @@ interface Header {
 }
 
 /**
- * Moves the stamp of each cached projection that `changes` touched to `head`, the hash
- * of the append's last event (inside the append's transaction). Head hashes never
- * repeat along a chain, so two different contents of a table never share a stamp.
+ * The stamps of the cached projections that `changes` touched, moved to `head`, the hash
+ * of the append's last event (written inside the append's transaction, see `updateMeta`).
+ * Head hashes never repeat along a chain, so two contents of a table never share a stamp.
  */
-export async function stampChanged(
-  trx: Transaction<JournalDatabase>,
+export function changedStamps(
   changes: ReadonlyMap<string, number>,
   head: string,
-): Promise<void> {
+): Record<string, string> {
   const touched = CACHED_PROJECTIONS.filter((t) => (changes.get(t) ?? 0) > 0);
-  if (touched.length === 0) return;
-  await setStamps(trx, touched, `head:${head}`);
+  return Object.fromEntries(touched.map((t) => [STAMP + t, `head:${head}`]));
 }
 
-/** New random stamps for every cached projection (a rebuild refolded them all). */
-export async function stampAll(trx: Transaction<JournalDatabase>): Promise<void> {
-  const { rows } = await sql<{ id: string }>`select gen_random_uuid()::text as id`.execute(trx);
-  await setStamps(trx, CACHED_PROJECTIONS, `rebuilt:${rows[0]!.id}`);
-}
-
-async function setStamps(
+/** New stamps for every cached projection after a rebuild refolded them all. */
+export async function rebuiltStamps(
   trx: Transaction<JournalDatabase>,
-  tables: readonly string[],
-  value: string,
-): Promise<void> {
-  const json = JSON.stringify(Object.fromEntries(tables.map((t) => [STAMP + t, value])));
-  await sql`
-    insert into journal_meta (key, value)
-    select key, value from jsonb_each_text(${json}::jsonb)
-    on conflict (key) do update set value = excluded.value`.execute(trx);
+): Promise<Record<string, string>> {
+  const { rows } = await sql<{ id: string }>`select gen_random_uuid()::text as id`.execute(trx);
+  return Object.fromEntries(CACHED_PROJECTIONS.map((t) => [STAMP + t, `rebuilt:${rows[0]!.id}`]));
 }
 
 /** The table's stamp now, or undefined (a journal's stamps are made by its migration). */

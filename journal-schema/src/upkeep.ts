@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { JournalDatabase } from './tables.js';
 
 /**
@@ -27,19 +27,9 @@ function needsVacuum(table: { changes: number; rows: number; bytes: number }): b
 
 const PREFIX = 'changes_since_vacuum.';
 
-/** Adds this append's changed rows per table to the counts (inside its transaction). */
-export async function countChanges(
-  trx: Transaction<JournalDatabase>,
-  changes: ReadonlyMap<string, number>,
-): Promise<void> {
-  const entries = [...changes].filter(([, n]) => n > 0);
-  if (entries.length === 0) return;
-  const json = JSON.stringify(Object.fromEntries(entries.map(([t, n]) => [PREFIX + t, n])));
-  await sql`
-    insert into journal_meta (key, value)
-    select key, value from jsonb_each_text(${json}::jsonb)
-    on conflict (key) do update
-    set value = (journal_meta.value::bigint + excluded.value::bigint)::text`.execute(trx);
+/** This append's changed rows per table, as additions to the counts (see `updateMeta`). */
+export function changeCounts(changes: ReadonlyMap<string, number>): Record<string, number> {
+  return Object.fromEntries([...changes].filter(([, n]) => n > 0).map(([t, n]) => [PREFIX + t, n]));
 }
 
 /**

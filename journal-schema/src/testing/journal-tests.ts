@@ -23,7 +23,12 @@ import {
   SCHEMA_VERSION,
 } from '../migrations.js';
 import { openPostgresJournal, type PostgresJournal } from '../postgres-journal.js';
-import { type CachedProjection, copyName, type ProjectionCache } from '../projection-cache.js';
+import {
+  CACHED_PROJECTIONS,
+  type CachedProjection,
+  copyName,
+  type ProjectionCache,
+} from '../projection-cache.js';
 
 /** Opens a fresh, empty journal for one test, and disposes of it afterwards. */
 export interface JournalTestSetup extends JournalSetup<PostgresJournal> {
@@ -394,7 +399,7 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       /** A second journal object on the same database, keeping copies in `cache`. */
       const withCopies = (cache: ProjectionCache) =>
         openPostgresJournal(journal.db, { hasher: setup.hasher, projectionCache: cache });
-      const TABLES: CachedProjection[] = ['manifest', 'listing', 'baseline'];
+      const TABLES = CACHED_PROJECTIONS;
       /** The tables themselves, read without copies (the setup's journal may keep some). */
       const truth = async (pairId: string) =>
         read(await openPostgresJournal(journal.db, { hasher: setup.hasher }), pairId);
