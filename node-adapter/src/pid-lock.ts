@@ -69,6 +69,23 @@ export class PidLock {
     throw new SyncJournalError('lock-contended', `Could not take ${path}: it kept changing hands.`);
   }
 
+  /**
+   * Who holds the lock at `path` now, without taking it: a live process (or one on
+   * another host, which cannot be checked), else undefined (free, or left by a process
+   * that died).
+   */
+  static async holder(path: string): Promise<LockHolder | undefined> {
+    const holder = await readHolder(path);
+    if (holder === 'gone') return undefined;
+    if (holder === 'unreadable') {
+      // A holder may be between creating and writing the file (as in acquire).
+      return (await ageMs(path)) < 2000
+        ? { pid: 0, host: 'unknown', since: 'just now', purpose: path }
+        : undefined;
+    }
+    return isAlive(holder) ? holder : undefined;
+  }
+
   /** Releases the lock; safe to call twice. */
   async release(): Promise<void> {
     if (this.#released) return;

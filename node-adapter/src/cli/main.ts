@@ -136,7 +136,7 @@ export function buildProgram(done: (code: number) => void): Command {
 
   program
     .command('history')
-    .description("this client's runs, newest first")
+    .description("this client's runs, newest first (a run killed before its end: interrupted)")
     .option('--limit <n>', 'how many runs (default 20)')
     .option('--all-clients', "every client's runs in the journal (a shared journal holds a team's)")
     .action((flags: { limit?: string; allClients?: boolean }) =>

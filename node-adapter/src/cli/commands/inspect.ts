@@ -3,8 +3,10 @@ import {
   eachEvent,
   type ListingCompletedPayload,
   projectOf,
+  type RunRow,
 } from '@syncjournal/core';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
+import { PidLock } from '../../pid-lock.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
@@ -25,12 +27,46 @@ export async function withJournal<T>(
   }
 }
 
+/**
+ * The runs in `runs` (newest first) that the journal shows as running but that are not:
+ * killed or crashed before they recorded their end, which nothing can record for them.
+ * A run is known to have stopped when a later run of its pair started (a pair runs once
+ * at a time, under its lock), or, for this state dir's own pairs, when no live process
+ * holds the pair's lock. Another client's latest run cannot be checked from here.
+ * This is read, never written: the journal keeps what happened, and a run's end is not
+ * something that happened.
+ */
+export async function interruptedRuns(
+  runs: readonly RunRow[],
+  ownRun: (run: RunRow) => string | undefined,
+): Promise<Set<number>> {
+  const interrupted = new Set<number>();
+  const laterStarted = new Set<string>();
+  for (const run of runs) {
+    const hasLater = laterStarted.has(run.pairId);
+    laterStarted.add(run.pairId);
+    if (run.status !== 'running') continue;
+    const lock = ownRun(run);
+    if (hasLater || (lock !== undefined && !(await PidLock.holder(lock)))) interrupted.add(run.run);
+  }
+  return interrupted;
+}
+
+/** The lock of `run`'s pair if the pair is this state dir's own, for {@link interruptedRuns}. */
+function ownLock(state: StateDir): (run: RunRow) => string | undefined {
+  return (run) =>
+    run.clientId === state.config.clientId && state.config.pairs.some((p) => p.id === run.pairId)
+      ? state.lockPath(run.pairId)
+      : undefined;
+}
+
 /** `syncjournal status`: each pair, its last run, what its store can do, open conflicts. */
 export async function statusCommand(flags: { stateDir?: string }, output: Output): Promise<number> {
   return withJournal(flags.stateDir, async (journal, state) => {
     const pairs = [];
     for (const pair of state.config.pairs) {
       const [last] = await journal.runs({ pairId: pair.id, limit: 1 });
+      const stopped = last ? await interruptedRuns([last], ownLock(state)) : new Set<number>();
       const [listing] = (
         await journal.events({ pairId: pair.id, kinds: ['listing.completed'] })
       ).slice(-1);
@@ -43,7 +79,12 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
         local: pair.local,
         remote: pair.remote,
         lastRun: last
-          ? { run: last.run, status: last.status, at: last.completedAt ?? last.startedAt }
+          ? {
+              run: last.run,
+              status: last.status,
+              interrupted: stopped.has(last.run),
+              at: last.completedAt ?? last.startedAt,
+            }
           : null,
         capabilities,
         openConflicts: conflicts.map((c) => c.path),
@@ -60,7 +101,7 @@ export async function statusCommand(flags: { stateDir?: string }, output: Output
     for (const p of pairs) {
       output.out(`${p.local} ⇄ ${p.remote} (${p.id})`);
       output.out(
-        `  ${p.files} file(s) in sync; last run ${p.lastRun ? `${p.lastRun.run}: ${p.lastRun.status} at ${p.lastRun.at}` : 'never'}`,
+        `  ${p.files} file(s) in sync; last run ${p.lastRun ? `${p.lastRun.run}: ${shownStatus(p.lastRun)} at ${p.lastRun.at}` : 'never'}`,
       );
       if (p.capabilities) {
         const c = p.capabilities;
@@ -91,21 +132,32 @@ export async function historyCommand(
       ...(flags.allClients ? {} : { clientId: state.config.clientId }),
       limit,
     });
+    const stopped = await interruptedRuns(runs, ownLock(state));
     if (output.json) {
-      output.out(JSON.stringify({ runs }));
+      output.out(
+        JSON.stringify({
+          runs: runs.map((run) => ({ ...run, interrupted: stopped.has(run.run) })),
+        }),
+      );
       return EXIT.inSync;
     }
     for (const run of runs) {
+      const status = shownStatus({ status: run.status, interrupted: stopped.has(run.run) });
       const report = (await journal.report(run.run))?.report;
       const counts = report
         ? `↑${report.uploaded} ↓${report.downloaded} ✕${report.deletedLocal + report.deletedRemote} =${report.adopted} !${report.conflicts.length}`
         : '';
       output.out(
-        `${String(run.run).padStart(5)}  ${run.startedAt}  ${flags.allClients ? `${run.clientId}  ` : ''}${run.mode.padEnd(7)}  ${run.status.padEnd(9)}  ${counts}  ${run.local} ⇄ ${run.remote}`,
+        `${String(run.run).padStart(5)}  ${run.startedAt}  ${flags.allClients ? `${run.clientId}  ` : ''}${run.mode.padEnd(7)}  ${status.padEnd(11)}  ${counts}  ${run.local} ⇄ ${run.remote}`,
       );
     }
     return EXIT.inSync;
   });
+}
+
+/** A run's status as the human output shows it: `interrupted` for a run that stopped unrecorded. */
+function shownStatus(run: { status: string; interrupted: boolean }): string {
+  return run.interrupted ? 'interrupted' : run.status;
 }
 
 /** `syncjournal report <run>`: one run's report. */
