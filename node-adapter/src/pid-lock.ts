@@ -70,20 +70,15 @@ export class PidLock {
   }
 
   /**
-   * Who holds the lock at `path` now, without taking it: a live process (or one on
-   * another host, which cannot be checked), else undefined (free, or left by a process
-   * that died).
+   * Whether a live process (or one on another host, which cannot be checked) holds the
+   * lock at `path` now; false when it is free or left by a process that died. Takes nothing.
    */
-  static async holder(path: string): Promise<LockHolder | undefined> {
+  static async isHeld(path: string): Promise<boolean> {
     const holder = await readHolder(path);
-    if (holder === 'gone') return undefined;
-    if (holder === 'unreadable') {
-      // A holder may be between creating and writing the file (as in acquire).
-      return (await ageMs(path)) < 2000
-        ? { pid: 0, host: 'unknown', since: 'just now', purpose: path }
-        : undefined;
-    }
-    return isAlive(holder) ? holder : undefined;
+    if (holder === 'gone') return false;
+    // A holder may be between creating and writing the file (as in acquire).
+    if (holder === 'unreadable') return (await ageMs(path)) < 2000;
+    return isAlive(holder);
   }
 
   /** Releases the lock; safe to call twice. */

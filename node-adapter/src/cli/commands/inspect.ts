@@ -47,7 +47,7 @@ export async function interruptedRuns(
     laterStarted.add(run.pairId);
     if (run.status !== 'running') continue;
     const lock = ownRun(run);
-    if (hasLater || (lock !== undefined && !(await PidLock.holder(lock)))) interrupted.add(run.run);
+    if (hasLater || (lock !== undefined && !(await PidLock.isHeld(lock)))) interrupted.add(run.run);
   }
   return interrupted;
 }
