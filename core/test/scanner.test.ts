@@ -224,6 +224,28 @@ describe('the lister', () => {
     expect(result.errors[0]?.message).toMatch(/page 1 failed/);
   });
 
+  it('takes an object this client wrote, learning only its time, as unchanged (and keeps its version)', async () => {
+    const store = new MemoryStore();
+    for (const k of ['mine', 'theirs', 'edited']) store.putText(k, k);
+    const now = await listStore({ store, hasher: sha256, previous: [] });
+    const row = (path: string) => now.objects.find((o) => o.path === path)!;
+    // What an upload records: no time (an S3 PUT's answer has none), the version id the
+    // PUT returned (S3 listings name none). In path order.
+    const previous: ListingRow[] = [
+      { ...row('edited'), pairId: 'p', run: 1, lastModified: null, etag: '"before"' },
+      { ...row('mine'), pairId: 'p', run: 1, lastModified: null, versionId: 'v1' },
+      { ...row('theirs'), pairId: 'p', run: 1, lastModified: '2020-01-01T00:00:00.000Z' },
+    ];
+    const result = await listStore({ store, hasher: sha256, previous });
+    expect(result.deltas.map((d) => [d.kind, d.path, d.payload.lastModified])).toEqual([
+      ['listing.changed', 'edited', row('edited').lastModified],
+      ['listing.changed', 'theirs', row('theirs').lastModified],
+    ]);
+    expect(row('mine').lastModified).not.toBeNull();
+    expect(result.objects.find((o) => o.path === 'mine')?.versionId).toBe('v1');
+    expect(result.objects.find((o) => o.path === 'edited')?.versionId).toBeNull();
+  });
+
   it('leaves out syncjournal’s reserved keys', async () => {
     const store = new MemoryStore();
     store.putText('.syncjournal/trash/1/a.md', 'old');

@@ -46,6 +46,32 @@ describe.each([{ versioning: false }, { versioning: true }])(
         .filter((k: string) => !k.includes('.syncjournal/'))
         .sort();
 
+    it('a no-op after uploads journals the run, not every uploaded object again', async () => {
+      const bucket = `n${versioning ? 'v' : 'u'}${Date.now()}`;
+      server.bucket(bucket);
+      const a = client('alice', bucket);
+      for (let i = 0; i < 20; i++) await s.write(`${a.dir}/n${i}.md`, `note ${i}`);
+      expect((await a.sync()).json).toMatchObject({ uploaded: 20 });
+      const events = async () =>
+        (await cli(['--state-dir', a.state, 'journal', 'export'], { env: env() })).stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { kind: string; run: number });
+      const before = (await events()).length;
+      const noop = await a.sync();
+      expect(noop.json).toMatchObject({ status: 'in-sync', uploaded: 0, downloaded: 0 });
+      // The listing now tells each object's Last-Modified, which the PUTs did not: that
+      // is not a change, so only run.started, scan, listing, plan and run.completed.
+      const added = (await events()).slice(before);
+      expect(added.map((e) => e.kind)).toEqual([
+        'run.started',
+        'scan.completed',
+        'listing.completed',
+        'plan.completed',
+        'run.completed',
+      ]);
+    });
+
     it('three clients edit, delete and conflict through one bucket; nothing is lost', async () => {
       const bucket = `b${versioning ? 'v' : 'u'}${Date.now()}`;
       server.bucket(bucket);
