@@ -164,13 +164,12 @@ export function diffListing(
       // next run (~500 B and ~0.1 ms each). The object's content is the same (its ETag,
       // size and version). An object that did change is journaled with its time, so the
       // `newer` conflict policy, the one reader of the time, still finds it there.
-      const learnedTime = (p!.lastModified ?? null) === null;
       const changed =
         p!.etag !== o!.etag ||
         p!.size !== o!.size ||
         (p!.versionId ?? null) !== (o!.versionId ?? null) ||
         (p!.sha256 ?? null) !== (o!.sha256 ?? null) ||
-        (!learnedTime && p!.lastModified !== (o!.lastModified ?? null));
+        (p!.lastModified != null && p!.lastModified !== (o!.lastModified ?? null));
       if (changed) deltas.push({ kind: 'listing.changed', path: o!.path, payload: payloadOf(o!) });
       i++;
       j++;
