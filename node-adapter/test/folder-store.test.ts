@@ -29,7 +29,9 @@ for (const [pageSize, calls] of [
           ...(pageSize ? { pageSize } : {}),
           ...(calls === 'threadpool' ? { fs } : {}),
         }),
-        teardown: () => fs.rm(dir, { recursive: true, force: true }),
+        // The bucket's write lock is released up to 25 ms after the last write
+        // (lockLingerMs), so a removal racing it may find a folder refilled: retry.
+        teardown: () => fs.rm(dir, { recursive: true, force: true, maxRetries: 5 }),
       };
     },
     capabilities: CAPABILITIES,
@@ -50,7 +52,7 @@ for (const pageSize of [undefined, 2]) {
         const dir = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-'));
         return {
           store: await built.FolderStore.open({ root: dir, ...(pageSize ? { pageSize } : {}) }),
-          teardown: () => fs.rm(dir, { recursive: true, force: true }),
+          teardown: () => fs.rm(dir, { recursive: true, force: true, maxRetries: 5 }),
         };
       },
       capabilities: CAPABILITIES,
@@ -111,7 +113,7 @@ describe('FolderStore', () => {
     store = await FolderStore.open({ lockLingerMs: 0, root: dir });
   });
   afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });
   const at = (key: string) => join(store.root, key);
 
@@ -758,7 +760,7 @@ describe('FolderStore shared by two processes', () => {
     dir = await fs.mkdtemp(join(tmpdir(), 'syncjournal-folder-race-'));
   });
   afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('lets exactly one ifNoneMatch put win per key, and tears no record', async () => {
