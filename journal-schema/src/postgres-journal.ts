@@ -27,6 +27,7 @@ import {
 } from '@syncjournal/core';
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import { HeldProjections } from './held-projections.js';
 import { updateMeta } from './journal-meta.js';
 import {
   MIGRATION_LOCK_TABLE,
@@ -42,9 +43,12 @@ import {
   copyName,
   decodeCopy,
   encodeCopy,
+  headStamp,
   type ProjectionCache,
   readStamp,
+  readStamps,
   rebuiltStamps,
+  touchedProjections,
 } from './projection-cache.js';
 import {
   columnName,
@@ -153,6 +157,8 @@ export class PostgresJournal implements Journal {
   readonly upkeep: boolean;
   readonly #onClose: (() => Promise<void> | void) | undefined;
   readonly #cache: ProjectionCache | undefined;
+  /** The manifest, listing and baseline rows last read, brought forward by appends. */
+  readonly #held = new HeldProjections();
   #closed = false;
 
   constructor(db: Db, options: PostgresJournalOptions) {
@@ -167,15 +173,19 @@ export class PostgresJournal implements Journal {
 
   async startRun(start: Omit<RunStartedPayload, 'run'>, at?: string): Promise<number> {
     const db = this.#open();
-    return db.transaction().execute(async (trx) => {
+    const committed: Array<() => void> = [];
+    const run = await db.transaction().execute(async (trx) => {
       await lockHead(trx);
       const { rows } = await sql<{ last: number | string | null }>`
         select max(run) as last from events`.execute(trx);
       const run = Number(rows[0]?.last ?? 0) + 1;
       const payload: RunStartedPayload = { ...start, run };
-      await this.#appendIn(trx, [{ kind: 'run.started', run, payload, ...(at ? { at } : {}) }]);
+      const event = { kind: 'run.started' as const, run, payload, ...(at ? { at } : {}) };
+      await this.#appendIn(trx, [event], committed);
       return run;
     });
+    for (const step of committed) step();
+    return run;
   }
 
   async append(events: readonly JournalEventInput[]): Promise<AppendResult> {
@@ -187,12 +197,22 @@ export class PostgresJournal implements Journal {
         );
       }
     }
-    const result = await db.transaction().execute((trx) => this.#appendIn(trx, events));
+    const committed: Array<() => void> = [];
+    const result = await db.transaction().execute((trx) => this.#appendIn(trx, events, committed));
+    for (const step of committed) step();
     if (events.some((e) => e.kind === 'run.completed')) await this.#tidy();
     return result;
   }
 
-  async #appendIn(trx: Tx, inputs: readonly JournalEventInput[]): Promise<AppendResult> {
+  /**
+   * Appends `inputs` in `trx`, pushing onto `committed` what must happen once `trx` has
+   * committed (bringing held projection rows forward), and only then.
+   */
+  async #appendIn(
+    trx: Tx,
+    inputs: readonly JournalEventInput[],
+    committed: Array<() => void>,
+  ): Promise<AppendResult> {
     const head = await lockHead(trx);
     let seq = head.seq;
     let prevHash = head.hash;
@@ -211,6 +231,14 @@ export class PostgresJournal implements Journal {
 
     await insertEvents(trx, prepared);
     const changes = await writeBatch(trx, batch);
+    const held = this.#held.tables();
+    const touched = touchedProjections(changes).filter((t) => held.has(t));
+    if (touched.length > 0) {
+      // The stamps as this append found them, under the head lock, before it moves them.
+      const before = await readStamps(trx, touched);
+      const after = new Map(touched.map((t) => [t, headStamp(prevHash)]));
+      committed.push(this.#held.prepare(batch, before, after));
+    }
     await updateMeta(trx, {
       add: this.upkeep ? changeCounts(changes) : {},
       set: changedStamps(changes, prevHash),
@@ -332,6 +360,7 @@ export class PostgresJournal implements Journal {
       }
       return { events, matched: Object.values(tables).every((t) => t.matched), tables };
     });
+    this.#held.clear();
     await this.#tidy();
     return result;
   }
@@ -366,6 +395,7 @@ export class PostgresJournal implements Journal {
     if (this.#closed) return;
     this.#closed = true;
     try {
+      await this.#saveHeld();
       await this.db.destroy();
     } finally {
       await this.#onClose?.();
@@ -373,9 +403,10 @@ export class PostgresJournal implements Journal {
   }
 
   /**
-   * Every row of a per-path projection for a pair, in path order: from the
-   * {@link PostgresJournalOptions.projectionCache} while its copy is current, else
-   * from Postgres, leaving a copy for the next run.
+   * Every row of a per-path projection for a pair, in path order: from the rows this
+   * object holds while the table's stamp is theirs, else from the
+   * {@link PostgresJournalOptions.projectionCache} while its copy is current, else from
+   * Postgres, leaving a copy for the next run. The rows returned are frozen.
    */
   async #readPaths<T extends CachedProjection>(
     table: T,
@@ -383,24 +414,55 @@ export class PostgresJournal implements Journal {
   ): Promise<ProjectionRows[T][]> {
     const db = this.#open();
     const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
-    const cache = this.#cache;
-    const stamp = cache ? await readStamp(db, table) : undefined;
-    if (!cache || stamp === undefined) {
+    const stamp = await readStamp(db, table);
+    if (stamp === undefined) {
       return parseRows<T>(await readPages(db, table, pairId, columns), columns, pairId);
     }
+    const held = this.#held.get(table, pairId, stamp);
+    if (held) return held;
+    const cache = this.#cache;
     const what = { table, pairId, stamp };
     const name = copyName(this.#hasher, table, pairId);
-    const data = await cache.read(name).catch(() => undefined);
-    const body = data === undefined ? undefined : decodeCopy(this.#hasher, what, data);
-    if (body !== undefined) return parseRows<T>(body === '' ? [] : [body], columns, pairId);
-
+    if (cache) {
+      const data = await cache.read(name).catch(() => undefined);
+      const body = data === undefined ? undefined : decodeCopy(this.#hasher, what, data);
+      if (body !== undefined) {
+        const rows = parseRows<T>(body === '' ? [] : [body], columns, pairId);
+        return this.#held.hold(table, pairId, stamp, rows, true);
+      }
+    }
     const pages = await readPages(db, table, pairId, columns);
+    const rows = parseRows<T>(pages, columns, pairId);
     // Kept only if no append changed the table while its pages were being read: stamps
     // never repeat, so an unchanged stamp means the pages are all of that state.
-    if ((await readStamp(db, table)) === stamp) {
-      await cache.write(name, encodeCopy(this.#hasher, what, pages.join('\n'))).catch(() => {});
+    if ((await readStamp(db, table)) !== stamp) return rows;
+    const saved = cache
+      ? await cache.write(name, encodeCopy(this.#hasher, what, pages)).then(
+          () => true,
+          () => false,
+        )
+      : true;
+    return this.#held.hold(table, pairId, stamp, rows, saved);
+  }
+
+  /**
+   * Leaves copies of the held rows that appends brought forward, for the next process;
+   * those whose table has moved on since are not written. Best effort, as every copy.
+   */
+  async #saveHeld(): Promise<void> {
+    const cache = this.#cache;
+    if (!cache) return;
+    try {
+      for (const held of this.#held.unsaved()) {
+        if ((await readStamp(this.db, held.table)) !== held.stamp) continue;
+        const what = { table: held.table, pairId: held.pairId, stamp: held.stamp };
+        const name = copyName(this.#hasher, held.table, held.pairId);
+        await cache.write(name, encodeCopy(this.#hasher, what, held.pages()));
+        held.saved();
+      }
+    } catch {
+      // The next run reads the tables instead.
     }
-    return parseRows<T>(pages, columns, pairId);
   }
 
   #open(): Db {
@@ -642,20 +704,29 @@ function newlines(text: string): number {
   return n;
 }
 
-/** The rows of pages that {@link readPages} read, in path order. */
+/**
+ * The rows of pages that {@link readPages} read, in path order. Fields are cut out with
+ * `indexOf` rather than `split`: at 100k rows the arrays of lines and of fields that
+ * splitting builds cost as much again as the rows themselves, mostly in collecting them.
+ */
 function parseRows<T extends CachedProjection>(
   pages: readonly string[],
   columns: ReadonlyArray<readonly [string, SqlType]>,
   pairId: string,
 ): ProjectionRows[T][] {
   const result: ProjectionRows[T][] = [];
+  const fields = columns.map(([field]) => field);
+  const types = columns.map(([, type]) => type);
+  const last = columns.length - 1;
   for (const page of pages) {
-    for (const line of page.split('\n')) {
-      const values = line.split('\t');
+    for (let at = 0; at <= page.length; ) {
       const row: Record<string, unknown> = { pairId };
-      columns.forEach(([field, type], i) => {
-        row[field] = fromText(type, values[i]!);
-      });
+      for (let i = 0; i <= last; i++) {
+        let end = page.indexOf(i === last ? '\n' : '\t', at);
+        if (end < 0) end = page.length;
+        row[fields[i]!] = fromText(types[i]!, page.slice(at, end));
+        at = end + 1;
+      }
       result.push(row as unknown as ProjectionRows[T]);
     }
   }

@@ -19,8 +19,12 @@ import type { JournalDatabase } from './tables.js';
 export interface ProjectionCache {
   /** The bytes stored under `name` (letters, digits and `-`), or undefined if none. */
   read(name: string): Promise<Uint8Array | undefined>;
-  /** Stores `data` under `name`, replacing what was there; a reader sees old or new. */
-  write(name: string, data: Uint8Array): Promise<void>;
+  /**
+   * Stores the bytes of `chunks`, in order, under `name`, replacing what was there; a
+   * reader sees old or new. A copy comes in pieces (one per page of rows) so that
+   * neither side has to hold it twice: a file is written piece by piece.
+   */
+  write(name: string, chunks: readonly Uint8Array[]): Promise<void>;
 }
 
 /** The projections that are read whole each run and are worth keeping copies of. */
@@ -50,8 +54,17 @@ export function changedStamps(
   changes: ReadonlyMap<string, number>,
   head: string,
 ): Record<string, string> {
-  const touched = CACHED_PROJECTIONS.filter((t) => (changes.get(t) ?? 0) > 0);
-  return Object.fromEntries(touched.map((t) => [STAMP + t, `head:${head}`]));
+  return Object.fromEntries(touchedProjections(changes).map((t) => [STAMP + t, headStamp(head)]));
+}
+
+/** The cached projections that `changes` (rows written per table) touched. */
+export function touchedProjections(changes: ReadonlyMap<string, number>): CachedProjection[] {
+  return CACHED_PROJECTIONS.filter((t) => (changes.get(t) ?? 0) > 0);
+}
+
+/** The stamp an append whose last event hashes to `head` gives the tables it changed. */
+export function headStamp(head: string): string {
+  return `head:${head}`;
 }
 
 /** New stamps for every cached projection after a rebuild refolded them all. */
@@ -67,12 +80,26 @@ export async function readStamp(
   db: Kysely<JournalDatabase>,
   table: CachedProjection,
 ): Promise<string | undefined> {
-  const row = await db
+  return (await readStamps(db, [table])).get(table);
+}
+
+/** The stamps of `tables` now (in a transaction: as it sees them). */
+export async function readStamps(
+  db: Kysely<JournalDatabase>,
+  tables: readonly CachedProjection[],
+): Promise<Map<CachedProjection, string | undefined>> {
+  if (tables.length === 0) return new Map();
+  const rows = await db
     .selectFrom('journal_meta')
-    .select('value')
-    .where('key', '=', STAMP + table)
-    .executeTakeFirst();
-  return row?.value;
+    .select(['key', 'value'])
+    .where(
+      'key',
+      'in',
+      tables.map((t) => STAMP + t),
+    )
+    .execute();
+  const values = new Map(rows.map((r) => [r.key, r.value]));
+  return new Map(tables.map((t) => [t, values.get(STAMP + t)]));
 }
 
 /** The name a copy of `table` for `pairId` is stored under. */
@@ -89,30 +116,39 @@ declare const TextEncoder: new () => { encode(text: string): Uint8Array };
 declare const TextDecoder: new () => { decode(data: Uint8Array): string };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const NEWLINE = encoder.encode('\n');
 
 /**
- * A copy as bytes: a JSON header line, then `body` (the rows as `readPages` reads them)
- * in UTF-8. The digest is of the body's bytes: hashing bytes runs at the hasher's full
- * speed, where a 20 MB string would be converted first.
+ * A copy as pieces of bytes: a JSON header line, then `pages` (as `readPages` reads them)
+ * in UTF-8 with a newline between each. Each page is encoded on its own, so the rows are
+ * never joined into one string nor copied into one buffer (at 100k rows each would be
+ * ~20 MB more to build and collect). The digest is of the body's bytes: hashing bytes runs
+ * at the hasher's full speed, where a string would be converted first.
  */
 export function encodeCopy(
   hasher: Hasher,
   what: { table: CachedProjection; pairId: string; stamp: string },
-  body: string,
-): Uint8Array {
-  const bytes = encoder.encode(body);
+  pages: readonly string[],
+): Uint8Array[] {
+  const body: Uint8Array[] = [];
+  const h = hasher.create();
+  let bytes = 0;
+  for (const page of pages) {
+    if (body.length > 0) body.push(NEWLINE);
+    body.push(encoder.encode(page));
+  }
+  for (const piece of body) {
+    h.update(piece);
+    bytes += piece.length;
+  }
   const header: Header = {
     format: FORMAT,
     schema: SCHEMA_VERSION,
     ...what,
-    bytes: bytes.length,
-    sha256: sha(hasher, bytes),
+    bytes,
+    sha256: h.digest(),
   };
-  const head = encoder.encode(`${JSON.stringify(header)}\n`);
-  const out = new Uint8Array(head.length + bytes.length);
-  out.set(head);
-  out.set(bytes, head.length);
-  return out;
+  return [encoder.encode(`${JSON.stringify(header)}\n`), ...body];
 }
 
 /** The body of a copy if it is whole and is of `what`; undefined for anything else. */

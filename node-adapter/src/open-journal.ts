@@ -94,11 +94,11 @@ export function folderProjectionCache(dir: string): ProjectionCache | undefined 
         return undefined;
       }
     },
-    async write(name, data) {
+    async write(name, chunks) {
       await mkdir(dir, { recursive: true });
       const temp = join(dir, `.${name}.${uniqueName()}`);
       try {
-        await writeFile(temp, data, { flag: 'wx' });
+        await writeFile(temp, chunks, { flag: 'wx' });
         await rename(temp, join(dir, name));
       } catch (error) {
         await rm(temp, { force: true });

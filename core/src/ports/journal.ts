@@ -44,7 +44,10 @@ export interface Journal {
    */
   append(events: readonly JournalEventInput[]): Promise<AppendResult>;
 
-  /** The local manifest of a pair, sorted by path. */
+  /**
+   * The local manifest of a pair, sorted by path. The rows of this, `listing` and
+   * `baseline` are read-only: a journal may hand out the same frozen objects again.
+   */
   manifest(pairId: string): Promise<ManifestRow[]>;
   /** The remote listing of a pair as last listed, sorted by path. */
   listing(pairId: string): Promise<ListingRow[]>;

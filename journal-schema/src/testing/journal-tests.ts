@@ -387,9 +387,15 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
             await cache.beforeRead?.();
             return entries.get(name)?.slice();
           },
-          async write(name: string, data: Uint8Array) {
+          async write(name: string, chunks: readonly Uint8Array[]) {
             log.push(`write ${name}`);
-            entries.set(name, data.slice());
+            const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+            let at = 0;
+            for (const chunk of chunks) {
+              data.set(chunk, at);
+              at += chunk.length;
+            }
+            entries.set(name, data);
           },
         };
         return cache;
@@ -436,6 +442,29 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 1, 1]);
       });
 
+      it('reads and copies a projection of several pages, in path order', async () => {
+        await completedRun();
+        const [before] = await truth('pair-1');
+        // 45,000 more rows (three pages of reading) put in behind the journal's back, as
+        // only a test does: the stamp stays, so the first read through copies takes them.
+        await sql`insert into manifest
+                    select pair_id, 'bulk/' || lpad(g::text, 5, '0') || '-é.md', kind, g, mtime_ms,
+                           hash, ino, ctime_ms, racy, run
+                    from manifest, generate_series(1, 45000) g
+                    where pair_id = 'pair-1' and path = 'z.md'`.execute(journal.db);
+        const cache = memoryCache();
+        const copies = await withCopies(cache);
+        const [manifest] = await truth('pair-1');
+        const paths = manifest!.map((r) => r.path);
+        expect(new Set(paths).size).toBe(before!.length + 45_000);
+        expect(paths).toEqual([...paths].sort(comparePaths));
+        expect(await copies.manifest('pair-1')).toEqual(manifest);
+        // As the next process would: from the copy, not writing it again.
+        expect(await (await withCopies(cache)).manifest('pair-1')).toEqual(manifest);
+        expect(writes(cache, 'manifest')).toBe(1);
+        expect(cache.log.filter((l) => l.startsWith('read manifest-'))).toHaveLength(2);
+      });
+
       it('reads every projection from its table again after a rebuild', async () => {
         await completedRun();
         const cache = memoryCache();
@@ -471,14 +500,16 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         for (const [what, data] of damages) {
           cache.entries.set(name1, data);
           const written = writes(cache, 'manifest');
-          expect(await copies.manifest('pair-1'), what).toEqual(manifest1);
+          // A new journal object each time, as a new process: one holds what it read.
+          expect(await (await withCopies(cache)).manifest('pair-1'), what).toEqual(manifest1);
           expect(writes(cache, 'manifest'), what).toBe(written + 1);
         }
         // A copy of an older state put back (say, from a backup) after an append.
         const old = cache.entries.get(name1)!;
         await addFile('later.md', 8);
         cache.entries.set(name1, old);
-        expect((await copies.manifest('pair-1')).map((r) => r.path)).toContain('later.md');
+        const later = await withCopies(cache);
+        expect((await later.manifest('pair-1')).map((r) => r.path)).toContain('later.md');
       });
 
       it('keeps no copy of pages read while an append changed the table', async () => {
@@ -510,65 +541,153 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
       });
 
-      it('agrees with the tables through a long mix of appends, rebuilds and reads', async () => {
+      /**
+       * A second journal object on the same database whose close() keeps the database
+       * open (it is the test's), so that what close does can be checked.
+       */
+      const holder = (cache: ProjectionCache) =>
+        openPostgresJournal(
+          new Proxy(journal.db, {
+            get(target, property) {
+              if (property === 'destroy') return async () => {};
+              const value = Reflect.get(target, property, target);
+              return typeof value === 'function' ? value.bind(target) : value;
+            },
+          }),
+          { hasher: setup.hasher, projectionCache: cache },
+        );
+
+      it('brings the rows it read forward through its own appends, and leaves copies at close', async () => {
+        await completedRun();
         const cache = memoryCache();
-        const copies = await withCopies(cache);
-        let seed = 12345;
-        const random = (n: number) => {
-          seed = (seed * 1103515245 + 12345) % 2 ** 31;
-          return seed % n;
-        };
-        for (let step = 0; step < 40; step++) {
-          const pairId = `pair-${1 + random(2)}`;
-          const path = `f${random(6)}.md`;
-          const choice = random(7);
-          if (choice === 6) {
-            await journal.rebuild();
-          } else {
-            const run = await journal.startRun(runStart(pairId));
-            const kinds = [
-              'scan.added',
-              'scan.changed',
-              'scan.removed',
-              'listing.added',
-              'listing.removed',
-              'op.applied',
-            ] as const;
-            const kind = kinds[choice]!;
-            const event: JournalEventInput =
-              kind === 'scan.added' || kind === 'scan.changed'
-                ? { kind, run, path, payload: scanEntry(step) }
-                : kind === 'listing.added'
-                  ? {
-                      kind,
-                      run,
-                      path,
-                      payload: { size: step, etag: `"e${step}"`, sha256: null, versionId: null },
-                    }
-                  : kind === 'op.applied'
+        const copies = await holder(cache);
+        await read(copies, 'pair-1');
+        const logged = cache.log.length;
+        // Its own appends: a run that adds a file, changes another and deletes a third.
+        const run = await copies.startRun(runStart('pair-1'));
+        await copies.append([
+          { kind: 'scan.added', run, path: 'added.md', payload: scanEntry(21) },
+          { kind: 'scan.changed', run, path: 'z.md', payload: scanEntry(22) },
+          {
+            kind: 'listing.added',
+            run,
+            path: 'added.md',
+            payload: { size: 5, etag: '"e5"', sha256: null, versionId: null },
+          },
+        ]);
+        await copies.append([completedEvent(run, 'in-sync')]);
+        const after = await truth('pair-1');
+        expect(after[0]!.map((r) => r.path)).toContain('added.md');
+        expect(await read(copies, 'pair-1')).toEqual(after);
+        // Served from what it holds: neither the copies nor (so) the tables were read.
+        expect(cache.log.slice(logged)).toEqual([]);
+        // Rows it hands out are frozen: a caller cannot change the next read's.
+        const [row] = await copies.manifest('pair-1');
+        expect(() => {
+          (row as { size: number }).size = -1;
+        }).toThrow(TypeError);
+        await copies.close();
+        // Only the tables the appends changed are written, and the next process reads
+        // them as they are now.
+        expect(cache.log.slice(logged).sort()).toEqual(
+          [
+            `write ${copyName(setup.hasher, 'manifest', 'pair-1')}`,
+            `write ${copyName(setup.hasher, 'listing', 'pair-1')}`,
+          ].sort(),
+        );
+        const next = await withCopies(cache);
+        expect(await read(next, 'pair-1')).toEqual(after);
+        expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 2, 1]);
+      });
+
+      it('does not bring forward rows an append by another object changed first', async () => {
+        await completedRun();
+        const cache = memoryCache();
+        const copies = await holder(cache);
+        await read(copies, 'pair-1');
+        await addFile('elsewhere.md', 3); // by the test's journal: moves the manifest's stamp
+        const run = await copies.startRun(runStart('pair-1'));
+        await copies.append([{ kind: 'scan.added', run, path: 'mine.md', payload: scanEntry(4) }]);
+        const [manifest] = await read(copies, 'pair-1');
+        expect(manifest!.map((r) => r.path)).toEqual(
+          expect.arrayContaining(['elsewhere.md', 'mine.md']),
+        );
+        expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
+      });
+
+      for (const appender of ['another journal object', 'the reading object'] as const) {
+        it(`agrees with the tables through a long mix of appends (by ${appender}), rebuilds and reads`, async () => {
+          const cache = memoryCache();
+          // `copies` lives through the mix, holding what it read; `writer` appends.
+          const copies = await holder(cache);
+          const writer = appender === 'the reading object' ? copies : journal;
+          let seed = 12345;
+          const random = (n: number) => {
+            seed = (seed * 1103515245 + 12345) % 2 ** 31;
+            return seed % n;
+          };
+          for (let step = 0; step < 40; step++) {
+            const pairId = `pair-${1 + random(2)}`;
+            const path = `f${random(6)}.md`;
+            const choice = random(7);
+            if (choice === 6) {
+              await journal.rebuild();
+            } else {
+              const run = await writer.startRun(runStart(pairId));
+              const kinds = [
+                'scan.added',
+                'scan.changed',
+                'scan.removed',
+                'listing.added',
+                'listing.removed',
+                'op.applied',
+              ] as const;
+              const kind = kinds[choice]!;
+              const event: JournalEventInput =
+                kind === 'scan.added' || kind === 'scan.changed'
+                  ? { kind, run, path, payload: scanEntry(step) }
+                  : kind === 'listing.added'
                     ? {
                         kind,
                         run,
                         path,
-                        payload: {
-                          index: 0,
-                          action: 'upload',
-                          baseline: { hash: `${step}`.padStart(64, '0'), size: step, etag: null },
-                          bytes: step,
-                        },
+                        payload: { size: step, etag: `"e${step}"`, sha256: null, versionId: null },
                       }
-                    : { kind, run, path, payload: {} };
-            await journal.append([event]);
+                    : kind === 'op.applied'
+                      ? {
+                          kind,
+                          run,
+                          path,
+                          payload: {
+                            index: 0,
+                            action: 'upload',
+                            baseline: { hash: `${step}`.padStart(64, '0'), size: step, etag: null },
+                            bytes: step,
+                          },
+                        }
+                      : { kind, run, path, payload: {} };
+              await writer.append([event]);
+            }
+            for (const p of ['pair-1', 'pair-2']) {
+              const expected = await truth(p);
+              expect(await read(copies, p), `step ${step}`).toEqual(expected);
+              // And as a new process would read it, from the copies.
+              expect(await read(await withCopies(cache), p), `step ${step}`).toEqual(expected);
+            }
           }
+          // What close() leaves is what the next process reads, from copies it does not
+          // write again.
+          await copies.close();
+          const written = cache.log.filter((l) => l.startsWith('write ')).length;
           for (const p of ['pair-1', 'pair-2']) {
-            expect(await read(copies, p), `step ${step}`).toEqual(await truth(p));
+            expect(await read(await withCopies(cache), p)).toEqual(await truth(p));
           }
-        }
-        // Copies were used, not only written: most reads changed nothing.
-        const reads = cache.log.filter((l) => l.startsWith('read ')).length;
-        const written = cache.log.filter((l) => l.startsWith('write ')).length;
-        expect(written).toBeLessThan(reads);
-      });
+          expect(cache.log.filter((l) => l.startsWith('write ')).length).toBe(written);
+          // Copies were used, not only written: most reads changed nothing.
+          const reads = cache.log.filter((l) => l.startsWith('read ')).length;
+          expect(written).toBeLessThan(reads);
+        });
+      }
     });
 
     it('reads reports from the run.completed events, and stores no second copy', async () => {
