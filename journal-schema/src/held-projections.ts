@@ -14,10 +14,16 @@ interface Held {
   readonly table: CachedProjection;
   readonly pairId: string;
   stamp: string;
-  /** By path; each row frozen, so a caller cannot change what the next read returns. */
-  readonly rows: Map<string, Row>;
-  /** The rows in path order, until a change adds or removes one. */
+  /**
+   * The rows in path order, each frozen so that a caller cannot change what the next read
+   * returns; undefined after a change, until the next read sorts `byPath` again.
+   */
   ordered: Row[] | undefined;
+  /**
+   * The same rows by path, made by the first change: building a map of 100k rows costs
+   * more than reading them from a copy, and a run that changes nothing needs none.
+   */
+  byPath: Map<string, Row> | undefined;
   /** Whether the projection cache has a copy at `stamp` (nothing to write at close). */
   saved: boolean;
 }
@@ -47,10 +53,7 @@ export class HeldProjections {
   ): ProjectionRows[T][] | undefined {
     const held = this.#held.get(key(table, pairId));
     if (held?.stamp !== stamp) return undefined;
-    held.ordered ??= [...held.rows.values()].sort((a, b) =>
-      comparePaths(a.path as string, b.path as string),
-    );
-    return held.ordered.slice() as unknown as ProjectionRows[T][];
+    return inOrder(held).slice() as unknown as ProjectionRows[T][];
   }
 
   /**
@@ -64,14 +67,13 @@ export class HeldProjections {
     rows: ProjectionRows[T][],
     saved: boolean,
   ): ProjectionRows[T][] {
-    const map = new Map<string, Row>();
-    for (const row of rows) map.set(row.path, Object.freeze(row) as Row);
+    for (const row of rows) Object.freeze(row);
     this.#held.set(key(table, pairId), {
       table,
       pairId,
       stamp,
-      rows: map,
       ordered: rows.slice() as unknown as Row[],
+      byPath: undefined,
       saved,
     });
     return rows;
@@ -183,17 +185,31 @@ function pairChanges(
 
 /** The batch's changes applied as writeBatch applies them: deletes, upserts, then updates. */
 function applyChanges(held: Held, change: PairChanges): boolean {
-  for (const path of change.deletes) held.rows.delete(path);
-  for (const row of change.puts) held.rows.set(row.path as string, row);
+  if (change.deletes.length + change.puts.length + change.patches.length === 0) return true;
+  held.byPath ??= new Map(held.ordered!.map((row) => [row.path as string, row]));
+  const rows = held.byPath;
+  for (const path of change.deletes) rows.delete(path);
+  for (const row of change.puts) rows.set(row.path as string, row);
   for (const { path, set } of change.patches) {
-    const old = held.rows.get(path);
+    const old = rows.get(path);
     if (!old) continue;
     const row = asStored(held.table, { ...old, ...set });
     if (!row) return false;
-    held.rows.set(path, row);
+    rows.set(path, row);
   }
   held.ordered = undefined;
   return true;
+}
+
+/**
+ * The rows in path order. A map keeps the order rows were first put in, so after changes
+ * they are in order but for the paths added since, which the sort merges in cheaply.
+ */
+function inOrder(held: Held): Row[] {
+  held.ordered ??= [...held.byPath!.values()].sort((a, b) =>
+    comparePaths(a.path as string, b.path as string),
+  );
+  return held.ordered;
 }
 
 /**
@@ -227,29 +243,37 @@ const PAGE_ROWS = 20_000;
 
 /** The held rows as readPages would read them from the table: a line per row, tabs between. */
 function toPages(held: Held): string[] {
-  const fields = (Object.keys(PROJECTION_COLUMNS[held.table]) as string[]).filter(
-    (f) => f !== 'pairId',
+  const columns = (Object.entries(PROJECTION_COLUMNS[held.table]) as [string, SqlType][]).filter(
+    ([field]) => field !== 'pairId',
   );
-  held.ordered ??= [...held.rows.values()].sort((a, b) =>
-    comparePaths(a.path as string, b.path as string),
-  );
+  const fields = columns.map(([field]) => field);
+  const texts = columns.map(([, type]) => type === 'text');
+  const rows = inOrder(held);
   const pages: string[] = [];
-  for (let i = 0; i < held.ordered.length; i += PAGE_ROWS) {
-    const lines = held.ordered
-      .slice(i, i + PAGE_ROWS)
-      .map((row) => fields.map((f) => toText(row[f])).join('\t'));
+  for (let i = 0; i < rows.length; i += PAGE_ROWS) {
+    // A line per row joined once: one flat string, where appending to a page builds a
+    // rope that costs as much again to flatten when it is encoded.
+    const lines: string[] = [];
+    for (let r = i; r < Math.min(i + PAGE_ROWS, rows.length); r++) {
+      const row = rows[r]!;
+      let line = '';
+      for (let f = 0; f < fields.length; f++) {
+        if (f > 0) line += '\t';
+        const value = row[fields[f]!];
+        line += value === null ? '\\N' : texts[f] ? escapeText(value as string) : String(value);
+      }
+      lines.push(line);
+    }
     pages.push(lines.join('\n'));
   }
   return pages;
 }
 
-/** A value in readPages' text form: `\N` for null, text with `\`, tab and newline escaped. */
-function toText(value: unknown): string {
-  if (value === null) return '\\N';
-  if (typeof value !== 'string') return String(value);
-  return /[\\\t\n]/.test(value) ? value.replace(/[\\\t\n]/g, escapeText) : value;
+/** Text as readPages' form has it: `\`, tab and newline escaped. */
+function escapeText(value: string): string {
+  return /[\\\t\n]/.test(value) ? value.replace(/[\\\t\n]/g, escapeChar) : value;
 }
 
-function escapeText(c: string): string {
+function escapeChar(c: string): string {
   return c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\\\';
 }

@@ -567,6 +567,8 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         const run = await copies.startRun(runStart('pair-1'));
         await copies.append([
           { kind: 'scan.added', run, path: 'added.md', payload: scanEntry(21) },
+          // What the copies' text form escapes: backslash, tab, newline, and a literal \N.
+          { kind: 'scan.added', run, path: 'odd\\N\t\n\\é.md', payload: scanEntry(23) },
           { kind: 'scan.changed', run, path: 'z.md', payload: scanEntry(22) },
           {
             kind: 'listing.added',
