@@ -74,7 +74,7 @@ export class JournalLockedError extends SyncJournalError {
     super(
       'journal-locked',
       `The journal at ${data.location} is open in another process (pid ${data.holderPid} on ${data.holderHost}, since ${data.since}). ` +
-        'Nothing was read or written. Wait for that process to finish, or stop it, then try again.',
+        'It was not read or written, and nothing was changed. Wait for that process to finish, or stop it, then try again.',
       data,
     );
   }

@@ -1,6 +1,6 @@
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replayPlan } from '../src/index.js';
+import { type Journal, type MemoryStore, type MemoryTree, replayPlan } from '../src/index.js';
 import { bucket, hashText, openTestJournal, world } from './engine-harness.js';
 import { sha256 } from './node-sha256.js';
 
@@ -430,6 +430,81 @@ describe('runs', () => {
     expect(await journal.report(report.run)).toMatchObject({ status: 'in-sync', report });
     expect((await journal.verify()).ok).toBe(true);
     expect((await journal.rebuild()).matched).toBe(true);
+  });
+});
+
+describe('a journal still opening', () => {
+  /** Records when the tree's walk and the store's listing start, and a walk given up. */
+  function watchReads(tree: MemoryTree, store: MemoryStore) {
+    const reads: string[] = [];
+    const walk = tree.walk.bind(tree);
+    tree.walk = () => {
+      reads.push('walk');
+      const items = walk()[Symbol.asyncIterator]();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => items.next(),
+          return: (value?: unknown) => {
+            reads.push('walk given up');
+            return items.return?.(value) ?? Promise.resolve({ done: true, value });
+          },
+        }),
+      };
+    };
+    const list = store.list.bind(store);
+    store.list = (...args) => {
+      reads.push('list');
+      return list(...args);
+    };
+    return reads;
+  }
+
+  it('both sides are read while it opens; the run is journaled, in order, once it is open', async () => {
+    const { a, store } = await inSync({ 'a.md': '1' });
+    a.write('a.md', '2');
+    a.write('new.md', 'n');
+    const reads = watchReads(a.tree, store);
+    let open!: (journal: Journal) => void;
+    const opening = new Promise<Journal>((resolve) => {
+      open = resolve;
+    });
+    const events = (await journal.verify()).events;
+    const running = a.sync({ journal: opening });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(reads).toEqual(['walk', 'list']);
+    expect((await journal.verify()).events).toBe(events);
+    open(journal);
+    const { report } = await running;
+    expect(report).toMatchObject({ status: 'in-sync', uploaded: 2 });
+    expect(bucket(store)).toEqual({ 'a.md': '2', 'new.md': 'n' });
+    const kinds = (await journal.events({ run: report.run })).map((e) => e.kind);
+    expect(kinds.slice(0, 4)).toEqual([
+      'run.started',
+      'scan.changed',
+      'scan.added',
+      'scan.completed',
+    ]);
+    expect(kinds.at(-1)).toBe('run.completed');
+  });
+
+  it('one that cannot open fails the run with its own error; the walk is given up, nothing is written', async () => {
+    const { a, b, store } = await inSync({ 'a.md': '1' });
+    a.write('a.md', '2');
+    a.tree.remove('a.md');
+    a.write('new.md', 'n');
+    const reads = watchReads(a.tree, store);
+    const events = (await journal.verify()).events;
+    const locked = new Error('The journal is held by another process.');
+    await expect(a.sync({ journal: Promise.reject(locked) })).rejects.toBe(locked);
+    expect(reads).toEqual(['walk', 'list', 'walk given up']);
+    expect((await journal.verify()).events).toBe(events);
+    expect(bucket(store)).toEqual({ 'a.md': '1' });
+    expect(a.listing()).toEqual({ 'new.md': 'n' });
+    // Once the journal opens, the same client syncs as if nothing had happened.
+    const { report } = await a.sync();
+    expect(report).toMatchObject({ status: 'in-sync', uploaded: 1, deletedRemote: 1 });
+    expect((await b.sync()).report.status).toBe('in-sync');
+    expect(b.listing()).toEqual({ 'new.md': 'n' });
   });
 });
 

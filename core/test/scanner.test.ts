@@ -180,9 +180,9 @@ describe('the lister', () => {
     expect(result.errors[0]?.message).toMatch(/page 2 failed/);
   });
 
-  it('asks for the first page before the previous listing has arrived', async () => {
+  it('asks for every page, each as the one before arrives, before the previous listing has arrived', async () => {
     const store = new MemoryStore({ pageSize: 2 });
-    for (const k of ['a', 'b', 'c']) store.putText(k, k);
+    for (const k of ['a', 'b', 'c', 'd', 'e']) store.putText(k, k);
     const asked: (string | undefined)[] = [];
     const list = store.list.bind(store);
     store.list = (cursor, options) => {
@@ -196,13 +196,45 @@ describe('the lister', () => {
       previous: new Promise<ListingRow[]>((resolve) => (arrive = resolve)),
     });
     expect(asked).toEqual([undefined]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(asked).toEqual([undefined, 'b', 'd']);
     arrive(listed([{ path: 'gone', etag: '"x"', size: 1 }]));
     const result = await pending;
-    expect(asked).toEqual([undefined, 'b']);
-    expect(result.objects.map((o) => o.path)).toEqual(['a', 'b', 'c']);
+    expect(asked).toEqual([undefined, 'b', 'd']);
+    expect(result).toMatchObject({ complete: true, pages: 3 });
+    expect(result.objects.map((o) => o.path)).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(result.deltas).toContainEqual(
       expect.objectContaining({ kind: 'listing.removed', path: 'gone' }),
     );
+  });
+
+  it('asks for no more pages once the previous listing cannot be read, and fails with its error', async () => {
+    const store = new MemoryStore({ pageSize: 1 });
+    for (const k of ['a', 'b', 'c', 'd']) store.putText(k, k);
+    const asked: (string | undefined)[] = [];
+    const answers: Array<() => void> = [];
+    const list = store.list.bind(store);
+    store.list = (cursor, options) => {
+      asked.push(cursor);
+      return new Promise<void>((resolve) => answers.push(resolve)).then(() =>
+        list(cursor, options),
+      );
+    };
+    let fail!: (error: Error) => void;
+    const pending = listStore({
+      store,
+      hasher: sha256,
+      previous: new Promise<ListingRow[]>((_, reject) => (fail = reject)),
+    });
+    answers.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(asked).toEqual([undefined, 'a']);
+    const gone = new Error('the journal could not be read');
+    fail(gone);
+    await expect(pending).rejects.toBe(gone);
+    answers.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(asked).toEqual([undefined, 'a']);
   });
 
   it('reports a first page that failed before the previous listing arrived', async () => {

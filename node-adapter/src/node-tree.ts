@@ -256,7 +256,18 @@ export class NodeTree implements LocalTree {
       { root: this.root, trashDir: this.trashDir },
       "the walk's worker",
     );
-    return this.#fromWorker(worker, next);
+    const items = this.#fromWorker(worker, next);
+    // A walk given up before its first read (its generator has not started, so its
+    // `finally` would not run) still stops its worker.
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => items.next(),
+        return: async (value?: unknown) => {
+          await worker.terminate();
+          return items.return(value);
+        },
+      }),
+    };
   }
 
   async *#fromWorker(worker: Worker, next: () => Promise<WalkMessage>): AsyncGenerator<WalkItem> {

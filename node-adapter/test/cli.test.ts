@@ -200,6 +200,36 @@ describe('syncjournal sync', () => {
     expect((await a.sync()).code).toBe(0);
   });
 
+  it('exits 5 while another process holds the journal, even with the bucket gone too; nothing is touched', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/x.md`, 'x');
+    expect((await a.sync()).code).toBe(0);
+    await s.write(`${a.dir}/x.md`, 'edited');
+    await s.write(`${a.dir}/new.md`, 'new');
+    // The journal opens while the folder is walked and the bucket listed: its lock is
+    // still what the run reports, and nothing is planned or written.
+    const lock = `${a.state}/journal.lock`;
+    const holder = { pid: process.pid, host: hostname(), since: 'now', purpose: 'test' };
+    await writeFile(lock, JSON.stringify(holder));
+    const locked = await a.sync();
+    expect(locked.code).toBe(5);
+    expect(locked.json).toMatchObject({ error: { code: 'locked' } });
+    expect(locked.json).toMatchObject({
+      error: { message: expect.stringMatching(/journal .* is open in another process/) },
+    });
+    expect(await s.tree(bucket)).toEqual({ 'x.md': 'x' });
+    await rm(bucket, { recursive: true });
+    const bothWrong = await a.sync();
+    expect(bothWrong.code).toBe(5);
+    expect(bothWrong.json).toMatchObject({ error: { code: 'locked' } });
+    await rm(lock);
+    // Without the lock, the missing bucket folder is what stops it.
+    const missing = await a.sync();
+    expect(missing.code).toBe(1);
+    expect(missing.json).toMatchObject({ error: { code: 'bucket-missing' } });
+    expect(await s.tree(a.dir)).toEqual({ 'x.md': 'edited', 'new.md': 'new' });
+  });
+
   it('a second sync of the same pair started while one runs exits 5 and changes nothing', async () => {
     const { a, bucket } = clients();
     for (let i = 0; i < 1500; i++) await s.write(`${a.dir}/d${i % 20}/f${i}.md`, `note ${i}`);

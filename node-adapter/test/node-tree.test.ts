@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import {
   chmod,
@@ -616,6 +617,25 @@ describe('NodeTree safety on disk', () => {
         code: 'tree-root-missing',
       });
     });
+
+    it.runIf(process.platform === 'linux')(
+      'a walk given up before its first read stops its worker (a sync whose journal failed to open)',
+      async () => {
+        const built = (await import('../dist/node-tree.js' as string)) as {
+          NodeTree: typeof NodeTree;
+        };
+        await f.tree.write('a.md', utf8('a'));
+        // Each worker is a thread of this process: /proc/self/task lists them.
+        const threads = () => readdirSync('/proc/self/task').length;
+        const before = threads();
+        const walk = new built.NodeTree({ root: f.root, trashDir: f.trash })
+          .walk()
+          [Symbol.asyncIterator]();
+        expect(threads()).toBe(before + 1);
+        await walk.return?.();
+        expect(threads()).toBe(before);
+      },
+    );
 
     it('reports ino as a decimal string and times exactly as Node does', async () => {
       await f.tree.write('dir/note.md', utf8('x'));

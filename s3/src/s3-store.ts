@@ -156,11 +156,14 @@ export class S3Store implements ObjectStore {
    * Finds out what the server does and sets {@link capabilities}: versioning from
    * GetBucketVersioning, conditional writes by trying them on a probe object under
    * `.syncjournal/probe/` (removed afterwards), and snapshots (Tigris) from HeadBucket.
+   * The three are asked at once: on a distant server each round trip counts.
    */
   async detectCapabilities(): Promise<StoreCapabilities> {
-    const versioning = await detectVersioning(this.#client, this.bucket);
-    const conditionalWrites = await probeConditionalWrites(this.#client, this.bucket, this.prefix);
-    const snapshots = await detectSnapshots(this.#client, this.bucket);
+    const [versioning, conditionalWrites, snapshots] = await Promise.all([
+      detectVersioning(this.#client, this.bucket),
+      probeConditionalWrites(this.#client, this.bucket, this.prefix),
+      detectSnapshots(this.#client, this.bucket),
+    ]);
     this.#capabilities = Object.freeze({ conditionalWrites, versioning, snapshots });
     return this.#capabilities;
   }

@@ -42,7 +42,12 @@ export interface PairFilter {
 export interface SyncEngineOptions {
   tree: LocalTree;
   store: ObjectStore;
-  journal: Journal;
+  /**
+   * The journal, or the promise of one still opening: a run walks the tree and lists
+   * the store while it opens (a PGlite journal takes ~0.5 s to open), and journals
+   * nothing before it is open.
+   */
+  journal: Journal | PromiseLike<Journal>;
   hasher: Hasher;
   clock?: Clock;
   /** The pair: a stable id and the names of both sides as the user gave them. */
@@ -94,24 +99,23 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
 /**
  * Scans the tree and lists the store against the previous manifest and listing, and
- * reads the baseline. The walk starts while the journal is read (on a tree that walks
- * on another thread, at the same time); the manifest and listing are let go on return
- * (100k rows each on a large pair).
+ * reads the baseline. The walk and the listing start at once, while the journal opens
+ * and is read (on a tree that walks on another thread, at the same time); the manifest
+ * and listing are let go on return (100k rows each on a large pair).
  */
 async function observe(
   o: SyncEngineOptions,
+  journal: Promise<Journal>,
   pairId: string,
   clock: Clock,
   excluded: ((path: string) => boolean) | undefined,
 ) {
-  const manifest = o.journal.manifest(pairId);
-  const listing = o.journal.listing(pairId);
   const [scan, list, baseline] = await Promise.all([
     scanTree({
       tree: o.tree,
       hasher: o.hasher,
       clock,
-      previous: manifest,
+      previous: journal.then((j) => j.manifest(pairId)),
       ...(excluded ? { excluded } : {}),
       onProgress: (p) => o.onProgress?.({ phase: 'scan', ...p }),
     }),
@@ -119,10 +123,10 @@ async function observe(
     listStore({
       store: o.store,
       hasher: o.hasher,
-      previous: listing,
+      previous: journal.then((j) => j.listing(pairId)),
       ...(excluded ? { excluded } : {}),
     }),
-    o.journal.baseline(pairId),
+    journal.then((j) => j.baseline(pairId)),
   ]);
   return { scan, list, baseline };
 }
@@ -130,34 +134,46 @@ async function observe(
 async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResult> {
   const clock = o.clock ?? systemClock;
   const started = clock.now();
-  const journal = o.journal;
+  const opening = Promise.resolve(o.journal);
   const pairId = o.pair.id;
   const profile = o.profile ?? 'balanced';
-  const run = await journal.startRun(
-    {
-      pairId,
-      clientId: o.clientId,
-      mode: dryRun ? 'dry-run' : 'sync',
-      local: o.pair.local,
-      remote: o.pair.remote,
-      options: {
-        profile,
-        ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
-        force: o.force ?? false,
-        policy: o.policy ?? 'keep-both',
-        filter: o.filter?.spec ?? null,
-        caseInsensitive: o.tree.caseInsensitive,
+  const excluded = o.filter ? (path: string) => o.filter!.excluded(path) : undefined;
+  const runStarted = opening.then((journal) =>
+    journal.startRun(
+      {
+        pairId,
+        clientId: o.clientId,
+        mode: dryRun ? 'dry-run' : 'sync',
+        local: o.pair.local,
+        remote: o.pair.remote,
+        options: {
+          profile,
+          ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
+          force: o.force ?? false,
+          policy: o.policy ?? 'keep-both',
+          filter: o.filter?.spec ?? null,
+          caseInsensitive: o.tree.caseInsensitive,
+        },
+        // The run's time is the plan's time (conflict copy names): journaled so a replay has it.
       },
-      // The run's time is the plan's time (conflict copy names): journaled so a replay has it.
-    },
-    new Date(started).toISOString(),
+      new Date(started).toISOString(),
+    ),
   );
+  // Observe both sides meanwhile (reading changes nothing), and wait for both: a walk
+  // or a listing is never left running behind a journal that failed to open.
+  const [runOutcome, observed] = await Promise.allSettled([
+    runStarted,
+    observe(o, opening, pairId, clock, excluded),
+  ]);
+  if (runOutcome.status === 'rejected') throw runOutcome.reason;
+  if (observed.status === 'rejected') throw observed.reason;
+  const journal = await opening;
+  const run = runOutcome.value;
+  const { scan, list, baseline } = observed.value;
   const stamp = <E extends Omit<JournalEventInput, 'run'>>(events: E[]): JournalEventInput[] =>
     events.map((e) => ({ ...e, run }) as JournalEventInput);
 
-  const excluded = o.filter ? (path: string) => o.filter!.excluded(path) : undefined;
-  // Observe both sides, then journal what changed.
-  const { scan, list, baseline } = await observe(o, pairId, clock, excluded);
+  // Journal what both sides showed.
   o.onProgress?.({ phase: 'list', objects: list.objects.length });
   await journal.append([
     ...stamp(scan.deltas),

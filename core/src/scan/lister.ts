@@ -2,7 +2,7 @@ import type { JournalEventInput, ListingEntryPayload } from '../journal/events.j
 import type { ListingRow } from '../journal/projections.js';
 import { comparePaths } from '../paths.js';
 import type { Hasher } from '../ports/hasher.js';
-import type { ObjectStore, RemoteObject } from '../ports/store.js';
+import type { ListPage, ObjectStore, RemoteObject } from '../ports/store.js';
 import type { ReportError } from '../report.js';
 import { manifestDigest } from './scanner.js';
 
@@ -57,8 +57,9 @@ export async function listEveryObject(
  * no delta says they were removed. Content hashes the store does not list are carried
  * over from the previous listing while the ETag is unchanged.
  *
- * `previous` may be a promise (the journal still reading it): the first page is asked
- * for before it is awaited, so the store lists while the journal reads.
+ * Each page is asked for as soon as the one before it arrives, whether or not it has
+ * been read yet, and `previous` may be a promise (the journal still opening or reading
+ * it): a store that answers over the network lists while the journal works.
  */
 export async function listStore(options: {
   store: ObjectStore;
@@ -66,22 +67,26 @@ export async function listStore(options: {
   previous: readonly ListingRow[] | Promise<readonly ListingRow[]>;
   excluded?: (path: string) => boolean;
 }): Promise<ListResult> {
-  const { store } = options;
-  const firstPage = store.list();
-  // Awaited below; until then a failure must not count as unhandled.
-  firstPage.catch(() => {});
-  const previous = await options.previous;
+  const ahead = { stopped: false };
+  let link = listAhead(options.store, undefined, ahead);
+  let previous: readonly ListingRow[];
+  try {
+    previous = await options.previous;
+  } catch (error) {
+    ahead.stopped = true; // nothing reads the pages after this: ask for no more
+    throw error;
+  }
   const before = new Map(previous.map((row) => [row.path, row]));
   const objects: ListedObject[] = [];
   const errors: ReportError[] = [];
-  let cursor: string | undefined;
   let pages = 0;
   let complete = false;
   let lastKey: string | null = null;
   for (;;) {
-    let page: Awaited<ReturnType<ObjectStore['list']>>;
+    let page: ListPage;
+    let next: Promise<PageLink> | null;
     try {
-      page = await (pages === 0 ? firstPage : store.list(cursor));
+      ({ page, next } = await link);
     } catch (error) {
       errors.push({
         code:
@@ -98,11 +103,11 @@ export async function listStore(options: {
       if (object.key.startsWith(RESERVED_PREFIX) || options.excluded?.(object.key)) continue;
       objects.push(toListed(object, before.get(object.key)));
     }
-    if (page.next === null) {
+    if (next === null) {
       complete = true;
       break;
     }
-    cursor = page.next;
+    link = next;
   }
   objects.sort((a, b) => comparePaths(a.path, b.path));
 
@@ -121,6 +126,30 @@ export async function listStore(options: {
     digest: manifestDigest(options.hasher, objects),
     errors,
   };
+}
+
+/** A page of a listing read ahead, and the request for the page after it (null after the last). */
+interface PageLink {
+  page: ListPage;
+  next: Promise<PageLink> | null;
+}
+
+/**
+ * Asks for the page at `cursor`, and for the next one as soon as it arrives, until the
+ * last page, a failure, or `ahead.stopped`. Each request is marked handled when it is
+ * made: its failure is thrown where it is read.
+ */
+function listAhead(
+  store: ObjectStore,
+  cursor: string | undefined,
+  ahead: { stopped: boolean },
+): Promise<PageLink> {
+  const link = store.list(cursor).then((page) => ({
+    page,
+    next: page.next === null || ahead.stopped ? null : listAhead(store, page.next, ahead),
+  }));
+  link.catch(() => {});
+  return link;
 }
 
 function toListed(object: RemoteObject, prev: ListingRow | undefined): ListedObject {

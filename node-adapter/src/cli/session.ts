@@ -37,7 +37,11 @@ export async function openStateJournal(state: StateDir): Promise<PostgresJournal
 /** What a command that works on one pair holds while it runs. */
 export interface PairSession {
   pair: PairConfig;
-  journal: PostgresJournal;
+  /**
+   * The journal, which may still be opening when the command starts (PGlite takes
+   * ~0.5 s): a sync walks the folder and lists the bucket meanwhile.
+   */
+  journal: Promise<PostgresJournal>;
   tree: NodeTree;
   store: ObjectStore;
   filter: PairFilter | undefined;
@@ -55,7 +59,8 @@ export interface EngineChoices {
 
 /**
  * Holds the pair's lock, its journal and both sides for the duration of `fn`, and
- * releases them whatever happens.
+ * releases them whatever happens. The journal opens while the sides do and while `fn`
+ * starts; a journal that cannot open is the error reported, as if it had opened first.
  */
 export async function withPairSession<T>(
   pair: PairConfig,
@@ -73,16 +78,30 @@ export async function withPairSession<T>(
     if (error instanceof LockHeldError) throw new PairLockedError(error.message);
     throw error;
   }
+  const journal = openStateJournal(state);
+  // Its failure is thrown below; until then it must not count as unhandled.
+  journal.catch(() => {});
   try {
-    const journal = await openStateJournal(state);
+    let sides: Omit<PairSession, 'pair' | 'journal'>;
     try {
-      const { tree, store } = await openSides(pair, state, created);
-      return await fn({ pair, journal, tree, store, filter: await filterFor(pair) });
-    } finally {
-      await journal.close();
+      const [{ tree, store }, filter] = await Promise.all([
+        openSides(pair, state, created),
+        filterFor(pair),
+      ]);
+      sides = { tree, store, filter };
+    } catch (error) {
+      await journal;
+      throw error;
     }
+    const result = await fn({ pair, journal, ...sides });
+    await journal;
+    return result;
   } finally {
-    await lock.release();
+    try {
+      await (await journal.catch(() => undefined))?.close();
+    } finally {
+      await lock.release();
+    }
   }
 }
 

@@ -129,7 +129,7 @@ export async function restoreCommand(
     throw new UsageError(`--as-of-run takes a run number, not "${flags.asOfRun}".`);
   }
   return withPairSession(pair, state, false, async (session) => {
-    const ctx = userContext(session, state);
+    const ctx = await userContext(session, state);
     const runNumber = flags.run ? Number(flags.run) : undefined;
     // Either the file as run N left the bucket (its snapshot), or a version a run replaced.
     const restored = await (asOf !== undefined
@@ -161,11 +161,11 @@ export async function restoreCommand(
 }
 
 /** What the core's user actions need from a CLI session. */
-function userContext(session: PairSession, state: StateDir): UserActionContext {
+async function userContext(session: PairSession, state: StateDir): Promise<UserActionContext> {
   return {
     tree: session.tree,
     store: session.store,
-    journal: session.journal,
+    journal: await session.journal,
     pair: session.pair,
     clientId: state.config.clientId,
   };
@@ -184,7 +184,7 @@ export async function resolveCommand(
   const { pair, path } = pickPair(state, pathArg, flags.pair);
   return withPairSession(pair, state, false, async (session) => {
     const { resolution, kept } = await resolveConflict(
-      userContext(session, state),
+      await userContext(session, state),
       path,
       flags.keep as Keep,
     ).catch((error: unknown) => {

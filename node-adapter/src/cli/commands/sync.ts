@@ -167,11 +167,16 @@ async function syncPair(
       // A client new to a shared journal: the team's last snapshot of this bucket,
       // recorded by any client's run, is a base as good as its own would be.
       if (seedSnapshot === undefined && created && state.sharedJournal) {
-        seedSnapshot = await lastSnapshotOf(session.journal, pair.remote, session.store);
+        seedSnapshot = await lastSnapshotOf(await session.journal, pair.remote, session.store);
       }
       if (seedSnapshot !== undefined) {
         const base = await rebuildBaseFromSnapshot(
-          { ...session, clientId: state.config.clientId, hasher: nodeHasher },
+          {
+            ...session,
+            journal: await session.journal,
+            clientId: state.config.clientId,
+            hasher: nodeHasher,
+          },
           seedSnapshot,
         );
         output.err(
@@ -192,7 +197,7 @@ async function syncPair(
         !session.store.capabilities.versioning
       ) {
         const { pruned } = await pruneRemoteTrash(
-          { ...session, clientId: state.config.clientId },
+          { ...session, journal: await session.journal, clientId: state.config.clientId },
           { olderThanMs: pair.trashRetentionDays * 86_400_000, now: Date.now() },
         );
         if (pruned.length)
@@ -201,7 +206,7 @@ async function syncPair(
           );
       }
       if (flags.backupJournal && !flags.dryRun && synced) {
-        const backup = await backupTo(session.journal, session.store, state);
+        const backup = await backupTo(await session.journal, session.store, state);
         output.err(
           `journal backed up to ${pair.remote} as ${backup.key} (${backup.events} events, verified)`,
         );
