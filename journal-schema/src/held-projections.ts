@@ -26,7 +26,19 @@ interface Held {
   byPath: Map<string, Row> | undefined;
   /** Whether the projection cache has a copy at `stamp` (nothing to write at close). */
   saved: boolean;
+  /** How many rows were read, and how many row changes appends have brought forward since. */
+  readonly read: number;
+  changed: number;
 }
+
+/**
+ * Held rows are brought forward through at most this many row changes (a tenth of the
+ * rows read, at least 1,000), then let go: the next read goes to the table, and close
+ * copies the table for the next process. Rows held while a table grows from nothing cost
+ * more than reading it once at close: the first sync of 100k notes peaked at 1,052 MB
+ * holding all 300k rows, 827–864 MB letting them go (docs/benchmarks.md).
+ */
+const changeLimit = (read: number) => Math.max(1_000, Math.floor(read / 10));
 
 /**
  * The manifest, listing and baseline rows a journal object last read, kept in memory and
@@ -44,6 +56,8 @@ interface Held {
  */
 export class HeldProjections {
   readonly #held = new Map<string, Held>();
+  /** Tables and pairs whose rows were let go at the change limit, since last asked. */
+  readonly #letGo = new Map<string, { table: CachedProjection; pairId: string }>();
 
   /** The rows of `table` for `pairId` if held at `stamp`, in path order. */
   get<T extends CachedProjection>(
@@ -75,6 +89,8 @@ export class HeldProjections {
       ordered: rows.slice() as unknown as Row[],
       byPath: undefined,
       saved,
+      read: rows.length,
+      changed: 0,
     });
     return rows;
   }
@@ -104,6 +120,13 @@ export class HeldProjections {
         // Another append or a read may have moved these rows on since the stamp was read.
         if (this.#held.get(key(held.table, held.pairId)) !== held) return;
         if (held.stamp !== from) return;
+        if (change)
+          held.changed += change.deletes.length + change.puts.length + change.patches.length;
+        if (change && held.changed > changeLimit(held.read)) {
+          this.#held.delete(key(held.table, held.pairId));
+          this.#letGo.set(key(held.table, held.pairId), { table: held.table, pairId: held.pairId });
+          return;
+        }
         if (!change || !applyChanges(held, change)) {
           this.#held.delete(key(held.table, held.pairId));
           return;
@@ -139,8 +162,19 @@ export class HeldProjections {
     }
   }
 
+  /**
+   * The tables and pairs whose rows were let go at the change limit and not read again
+   * since: their tables changed in this object's appends, so their copies are stale.
+   */
+  takeLetGo(): Array<{ table: CachedProjection; pairId: string }> {
+    const out = [...this.#letGo].filter(([k]) => !this.#held.has(k)).map(([, v]) => v);
+    this.#letGo.clear();
+    return out;
+  }
+
   clear(): void {
     this.#held.clear();
+    this.#letGo.clear();
   }
 }
 

@@ -447,7 +447,9 @@ export class PostgresJournal implements Journal {
 
   /**
    * Leaves copies of the held rows that appends brought forward, for the next process;
-   * those whose table has moved on since are not written. Best effort, as every copy.
+   * those whose table has moved on since are not written. Rows let go at the change limit
+   * (a first sync, say) are copied from their tables instead, which costs this close what
+   * it saves the next run. Best effort, as every copy.
    */
   async #saveHeld(): Promise<void> {
     const cache = this.#cache;
@@ -459,6 +461,16 @@ export class PostgresJournal implements Journal {
         const name = copyName(this.#hasher, held.table, held.pairId);
         await cache.write(name, encodeCopy(this.#hasher, what, held.pages()));
         held.saved();
+      }
+      for (const { table, pairId } of this.#held.takeLetGo()) {
+        const stamp = await readStamp(this.db, table);
+        if (stamp === undefined) continue;
+        const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
+        const pages = await readPages(this.db, table, pairId, columns);
+        if ((await readStamp(this.db, table)) !== stamp) continue;
+        const what = { table, pairId, stamp };
+        const name = copyName(this.#hasher, table, pairId);
+        await cache.write(name, encodeCopy(this.#hasher, what, pages));
       }
     } catch {
       // The next run reads the tables instead.

@@ -602,6 +602,55 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 2, 1]);
       });
 
+      it('lets go of the rows it read once its appends have changed more than is worth holding', async () => {
+        await completedRun();
+        const cache = memoryCache();
+        const copies = await holder(cache);
+        await read(copies, 'pair-1');
+        const logged = cache.log.length;
+        const run = await copies.startRun(runStart('pair-1'));
+        const added = (from: number, count: number) =>
+          Array.from({ length: count }, (_, i) => ({
+            kind: 'scan.added' as const,
+            run,
+            path: `bulk/${String(from + i).padStart(5, '0')}.md`,
+            payload: scanEntry(from + i),
+          }));
+        // Up to 1,000 changed rows (or a tenth of the rows read, if more), it serves them.
+        await copies.append(added(0, 1_000));
+        expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
+        expect(cache.log.slice(logged)).toEqual([]);
+        // One more, and the manifest is let go: read again (its copy is stale, so from the
+        // table, leaving a copy); the listing and baseline are still served as held.
+        await copies.append(added(1_000, 1));
+        expect(await read(copies, 'pair-1')).toEqual(await truth('pair-1'));
+        const manifestCopy = copyName(setup.hasher, 'manifest', 'pair-1');
+        expect(cache.log.slice(logged)).toEqual([`read ${manifestCopy}`, `write ${manifestCopy}`]);
+        await copies.close();
+        expect(cache.log.slice(logged)).toHaveLength(2);
+
+        // Let go and not read again (the end of a first sync): close copies the table, so
+        // the next process reads the copy rather than the table.
+        const again = await holder(cache);
+        await read(again, 'pair-1');
+        const run2 = await again.startRun(runStart('pair-1'));
+        await again.append(
+          Array.from({ length: 1_200 }, (_, i) => ({
+            kind: 'scan.removed' as const,
+            run: run2,
+            path: `bulk/${String(i).padStart(5, '0')}.md`,
+            payload: {},
+          })),
+        );
+        const closing = cache.log.length;
+        await again.close();
+        expect(cache.log.slice(closing)).toEqual([`write ${manifestCopy}`]);
+        const next = await withCopies(cache);
+        const reading = cache.log.length;
+        expect(await read(next, 'pair-1')).toEqual(await truth('pair-1'));
+        expect(cache.log.slice(reading).filter((l) => l.startsWith('write'))).toEqual([]);
+      });
+
       it('does not bring forward rows an append by another object changed first', async () => {
         await completedRun();
         const cache = memoryCache();
