@@ -556,13 +556,17 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
           }),
           { hasher: setup.hasher, projectionCache: cache },
         );
-
-      it('brings the rows it read forward through its own appends, and leaves copies at close', async () => {
+      /** After a completed run, a {@link holder} that has read pair-1, and where its log stood. */
+      const holdingPair1 = async () => {
         await completedRun();
         const cache = memoryCache();
         const copies = await holder(cache);
         await read(copies, 'pair-1');
-        const logged = cache.log.length;
+        return { cache, copies, logged: cache.log.length };
+      };
+
+      it('brings the rows it read forward through its own appends, and leaves copies at close', async () => {
+        const { cache, copies, logged } = await holdingPair1();
         // Its own appends: a run that adds a file, changes another and deletes a third.
         const run = await copies.startRun(runStart('pair-1'));
         await copies.append([
@@ -603,11 +607,7 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       });
 
       it('lets go of the rows it read once its appends have changed more than is worth holding', async () => {
-        await completedRun();
-        const cache = memoryCache();
-        const copies = await holder(cache);
-        await read(copies, 'pair-1');
-        const logged = cache.log.length;
+        const { cache, copies, logged } = await holdingPair1();
         const run = await copies.startRun(runStart('pair-1'));
         const added = (from: number, count: number) =>
           Array.from({ length: count }, (_, i) => ({
