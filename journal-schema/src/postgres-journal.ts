@@ -413,7 +413,7 @@ export class PostgresJournal implements Journal {
     pairId: string,
   ): Promise<ProjectionRows[T][]> {
     const db = this.#open();
-    const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
+    const columns = pathColumns(table);
     const stamp = await readStamp(db, table);
     if (stamp === undefined) {
       return parseRows<T>(await readPages(db, table, pairId, columns), columns, pairId);
@@ -422,9 +422,8 @@ export class PostgresJournal implements Journal {
     if (held) return held;
     const cache = this.#cache;
     const what = { table, pairId, stamp };
-    const name = copyName(this.#hasher, table, pairId);
     if (cache) {
-      const data = await cache.read(name).catch(() => undefined);
+      const data = await cache.read(copyName(this.#hasher, table, pairId)).catch(() => undefined);
       const body = data === undefined ? undefined : decodeCopy(this.#hasher, what, data);
       if (body !== undefined) {
         const rows = parseRows<T>(body === '' ? [] : [body], columns, pairId);
@@ -437,7 +436,7 @@ export class PostgresJournal implements Journal {
     // never repeat, so an unchanged stamp means the pages are all of that state.
     if ((await readStamp(db, table)) !== stamp) return rows;
     const saved = cache
-      ? await cache.write(name, encodeCopy(this.#hasher, what, pages)).then(
+      ? await this.#writeCopy(cache, what, pages).then(
           () => true,
           () => false,
         )
@@ -457,24 +456,30 @@ export class PostgresJournal implements Journal {
     try {
       for (const held of this.#held.unsaved()) {
         if ((await readStamp(this.db, held.table)) !== held.stamp) continue;
-        const what = { table: held.table, pairId: held.pairId, stamp: held.stamp };
-        const name = copyName(this.#hasher, held.table, held.pairId);
-        await cache.write(name, encodeCopy(this.#hasher, what, held.pages()));
+        const { table, pairId, stamp } = held;
+        await this.#writeCopy(cache, { table, pairId, stamp }, held.pages());
         held.saved();
       }
       for (const { table, pairId } of this.#held.takeLetGo()) {
         const stamp = await readStamp(this.db, table);
         if (stamp === undefined) continue;
-        const columns = columnsOf(table).filter(([field]) => field !== 'pairId');
-        const pages = await readPages(this.db, table, pairId, columns);
+        const pages = await readPages(this.db, table, pairId, pathColumns(table));
         if ((await readStamp(this.db, table)) !== stamp) continue;
-        const what = { table, pairId, stamp };
-        const name = copyName(this.#hasher, table, pairId);
-        await cache.write(name, encodeCopy(this.#hasher, what, pages));
+        await this.#writeCopy(cache, { table, pairId, stamp }, pages);
       }
     } catch {
       // The next run reads the tables instead.
     }
+  }
+
+  /** Writes the copy of `what.table`'s rows of `what.pairId`, as `pages` hold them at `what.stamp`. */
+  #writeCopy(
+    cache: ProjectionCache,
+    what: { table: CachedProjection; pairId: string; stamp: string },
+    pages: readonly string[],
+  ): Promise<void> {
+    const name = copyName(this.#hasher, what.table, what.pairId);
+    return cache.write(name, encodeCopy(this.#hasher, what, pages));
   }
 
   #open(): Db {
@@ -589,6 +594,11 @@ async function writeBatch(trx: Tx, batch: ProjectionBatch): Promise<Map<string, 
     changes.set(table, deletes.length + puts.length + patches.length);
   }
   return changes;
+}
+
+/** The columns a per-path projection's copy and page reads hold: all but the pair id. */
+function pathColumns(table: CachedProjection): [field: string, type: SqlType][] {
+  return columnsOf(table).filter(([field]) => field !== 'pairId');
 }
 
 function columnsOf(table: ProjectionTable): [field: string, type: SqlType][] {
