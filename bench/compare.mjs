@@ -10,7 +10,8 @@
 // BENCH_MEDIA_MAX_MIB (default 50), BENCH_S3_MAX_FILES (largest tree also synced to the S3 test
 // server, default 10000; 0 skips S3), BENCH_WATCH_FILES (the tree watch mode runs on, default
 // 10000), BENCH_WATCH_EDITS (default 5), BENCH_NOOP_SERIES (no-op runs for journal growth,
-// default 40), BENCH_PROFILE (0 skips profiles), BENCH_PROFILE_DIR (keep the .cpuprofile files).
+// default 40), BENCH_WARM_NOOPS (no-ops timed in a running `watch`, default 7), BENCH_PROFILE
+// (0 skips profiles), BENCH_PROFILE_DIR (keep the .cpuprofile files).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ const S3_MAX_FILES = num('BENCH_S3_MAX_FILES', 10_000);
 const WATCH_FILES = num('BENCH_WATCH_FILES', 10_000);
 const WATCH_EDITS = num('BENCH_WATCH_EDITS', 5);
 const NOOP_SERIES = num('BENCH_NOOP_SERIES', 40);
+const WARM_NOOPS = num('BENCH_WARM_NOOPS', 7);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const outArg = process.argv.indexOf('--out');
 const OUT = outArg > 0 ? process.argv[outArg + 1] : undefined;
@@ -188,6 +190,60 @@ async function watchLatency(label, command, args, wEnv, pair) {
 }
 
 /**
+ * No-op syncs in a process whose journal is already open, as an app that embeds the
+ * engine (or `syncjournal watch`) runs them: `watch --interval 1` syncs the pair every
+ * second, and each report after its first (the one that opened the journal) is a no-op
+ * timed by the engine itself (`durationMs`: walk, listing, plan and the five events).
+ */
+async function warmNoops(pair, count) {
+  const child = spawn(process.execPath, [bin, ...pair.watchArgs, '--interval', '1'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let errors = '';
+  const reports = [];
+  child.stdout.on('data', (d) => {
+    output += d;
+    for (let nl = output.indexOf('\n'); nl >= 0; nl = output.indexOf('\n')) {
+      const line = output.slice(0, nl);
+      output = output.slice(nl + 1);
+      if (line.startsWith('{')) reports.push(JSON.parse(line));
+    }
+  });
+  child.stderr.on('data', (d) => {
+    errors += d;
+  });
+  const started = performance.now();
+  try {
+    while (reports.length < count + 1) {
+      if (child.exitCode !== null || performance.now() - started > 30_000 + count * 5_000) {
+        throw new Error(
+          `watch gave ${reports.length} reports (exit code ${child.exitCode})\n${errors}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((resolve) => {
+      if (child.exitCode !== null) resolve();
+      else child.once('exit', resolve);
+    });
+  }
+  const timed = reports.slice(1, count + 1);
+  for (const r of timed) {
+    if (
+      r.status !== 'in-sync' ||
+      r.uploaded + r.downloaded + r.deletedLocal + r.deletedRemote !== 0
+    )
+      throw new Error(`a watch sync of the settled pair was not a no-op: ${JSON.stringify(r)}`);
+  }
+  const durationsMs = timed.map((r) => r.durationMs);
+  return { firstMs: reports[0].durationMs, durationsMs, medianMs: median(durationsMs) };
+}
+
+/**
  * Journal growth over a series of untimed no-op runs. The folder grows in steps (8 KiB
  * pages, a table's first free-space map, 16 MiB WAL segments until PGlite keeps
  * min_wal_size of them), so the tables and their indexes are measured too, and the
@@ -324,6 +380,8 @@ try {
       };
       log(`watch: ${JSON.stringify(entry.watch)}`);
       entry.journalGrowth = await journalGrowth(pairs.syncjournal);
+      entry.warmNoop = await warmNoops(pairs.syncjournal, WARM_NOOPS);
+      log(`no-ops with the journal open: ${JSON.stringify(entry.warmNoop)}`);
       // Fixed costs: starting the CLI; opening the journal (status); creating one.
       const sj = pairs.syncjournal;
       const args = (state) => [bin, '--state-dir', state, '--json', 'status'];

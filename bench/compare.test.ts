@@ -30,6 +30,7 @@ it('runs every tool through every scenario and renders the comparison', async ()
           BENCH_WATCH_FILES: '60',
           BENCH_WATCH_EDITS: '1',
           BENCH_NOOP_SERIES: '1',
+          BENCH_WARM_NOOPS: '2',
         },
       },
     );
@@ -59,12 +60,18 @@ it('runs every tool through every scenario and renders the comparison', async ()
     // A no-op run appends five events (run, scan, listing and plan summaries, the report).
     expect(notes.journalGrowth).toMatchObject({ runs: 1, eventsPerRun: 5 });
     expect(notes.journalGrowth.rowsPerRunBytes).toBeGreaterThan(1000);
+    // Two no-ops timed by a running watch, after the sync that opened its journal.
+    expect(notes.warmNoop.durationsMs).toHaveLength(2);
+    for (const ms of notes.warmNoop.durationsMs) expect(ms).toBeGreaterThan(0);
     expect(results.trees[1]).toMatchObject({ kind: 'media', files: 2 });
     const markdown: string = renderComparison(results);
     expect(markdown).toContain('### notes-like, 60 files');
     expect(markdown).toContain('| no-op sync, run again | syncjournal → folder bucket |');
     expect(markdown).toContain('| watch mode: an edit is in the bucket ≤ 1 s after save');
     expect(markdown).toMatch(/the journal grows < 5 KB per no-op run .* the 5 events and run row/);
+    expect(markdown).toMatch(
+      /No-ops with the journal already open, 60 files: `syncjournal watch --interval 1` synced the settled pair 2 more times/,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

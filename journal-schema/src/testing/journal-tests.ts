@@ -606,6 +606,42 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         expect(TABLES.map((t) => writes(cache, t))).toEqual([2, 2, 1]);
       });
 
+      it('leaves a copy at close, whether it read the tables or their copies, that the next process reads as the tables are', async () => {
+        await completedRun();
+        // Rows that stay as read, one with every character the text form escapes.
+        await addFile('kept/odd\\N\t\n\\é.md', 31);
+        await addFile('kept/plain.md', 32);
+        await addFile('changed.md', 33);
+        await addFile('removed.md', 34);
+        for (const source of ['the tables', 'their copies'] as const) {
+          const cache = memoryCache();
+          if (source === 'their copies') {
+            const first = await holder(cache);
+            await read(first, 'pair-1');
+            await first.close();
+          }
+          const copies = await holder(cache);
+          const opened = cache.log.length;
+          await read(copies, 'pair-1');
+          const wrote = cache.log.slice(opened).filter((l) => l.startsWith('write')).length;
+          expect(wrote).toBe(source === 'the tables' ? TABLES.length : 0);
+          const run = await copies.startRun(runStart('pair-1'));
+          await copies.append([
+            { kind: 'scan.changed', run, path: 'changed.md', payload: scanEntry(35 + run) },
+            { kind: 'scan.removed', run, path: 'removed.md', payload: {} },
+            { kind: 'scan.added', run, path: 'removed.md', payload: scanEntry(36 + run) },
+            { kind: 'scan.added', run, path: `new-${run}.md`, payload: scanEntry(37) },
+          ]);
+          await copies.append([completedEvent(run, 'in-sync')]);
+          await copies.close();
+          const next = await withCopies(cache);
+          const reading = cache.log.length;
+          expect(await read(next, 'pair-1')).toEqual(await truth('pair-1'));
+          // Served from the copy close left: nothing was read from the table and copied.
+          expect(cache.log.slice(reading).filter((l) => l.startsWith('write'))).toEqual([]);
+        }
+      });
+
       it('lets go of the rows it read once its appends have changed more than is worth holding', async () => {
         const { cache, copies, logged } = await holdingPair1();
         const run = await copies.startRun(runStart('pair-1'));
