@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { runStart, sampleRun } from '@syncjournal/journal-schema/testing';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -72,9 +73,17 @@ describe('journal templates for new data directories', () => {
 
   it('forgets a damaged template and creates the journal by initdb instead', async () => {
     await useJournal('first');
-    await writeFile(template(), 'not a tarball');
-    expect((await useJournal('second')).manifest).toEqual(['notes/a.md', 'notes/b.md', 'z.md']);
-    expect((await stat(template())).size).toBeGreaterThan(1_000_000);
+    // Not gzip at all; and gzip that holds no data directory (PGlite refuses it).
+    const damaged = [Buffer.from('not a tarball'), gzipSync('not a tarball either')];
+    for (const [i, bytes] of damaged.entries()) {
+      await writeFile(template(), bytes);
+      expect((await useJournal(`second-${i}`)).manifest).toEqual([
+        'notes/a.md',
+        'notes/b.md',
+        'z.md',
+      ]);
+      expect((await stat(template())).size).toBeGreaterThan(1_000_000);
+    }
   });
 
   it('keeps no template when SYNCJOURNAL_JOURNAL_TEMPLATE=0', async () => {
