@@ -135,6 +135,12 @@ function runTree(tree, seed, repeats) {
   return { scenarios, pairs };
 }
 
+/** Stops a watching child as Ctrl-C would, and waits for it to exit. */
+async function stop(child) {
+  child.kill('SIGINT');
+  if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+}
+
 /**
  * Save-to-bucket latency in watch mode: the time from writing a new file in the local folder
  * to its bytes being in the remote folder, polled every 5 ms. One warm-up edit first (the
@@ -181,11 +187,7 @@ async function watchLatency(label, command, args, wEnv, pair) {
     }
     return { latenciesMs: latencies, medianMs: median(latencies), maxMs: Math.max(...latencies) };
   } finally {
-    child.kill('SIGINT');
-    await new Promise((resolve) => {
-      if (child.exitCode !== null) resolve();
-      else child.once('exit', resolve);
-    });
+    await stop(child);
   }
 }
 
@@ -225,11 +227,7 @@ async function warmNoops(pair, count) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
-    child.kill('SIGINT');
-    await new Promise((resolve) => {
-      if (child.exitCode !== null) resolve();
-      else child.once('exit', resolve);
-    });
+    await stop(child);
   }
   const timed = reports.slice(1, count + 1);
   for (const r of timed) {

@@ -120,12 +120,16 @@ export class HeldProjections {
         // Another append or a read may have moved these rows on since the stamp was read.
         if (this.#held.get(key(held.table, held.pairId)) !== held) return;
         if (held.stamp !== from) return;
-        if (change)
+        if (change) {
           held.changed += change.deletes.length + change.puts.length + change.patches.length;
-        if (change && held.changed > changeLimit(held.read)) {
-          this.#held.delete(key(held.table, held.pairId));
-          this.#letGo.set(key(held.table, held.pairId), { table: held.table, pairId: held.pairId });
-          return;
+          if (held.changed > changeLimit(held.read)) {
+            this.#held.delete(key(held.table, held.pairId));
+            this.#letGo.set(key(held.table, held.pairId), {
+              table: held.table,
+              pairId: held.pairId,
+            });
+            return;
+          }
         }
         if (!change || !applyChanges(held, change)) {
           this.#held.delete(key(held.table, held.pairId));

@@ -430,11 +430,9 @@ export class PostgresJournal implements Journal {
         return this.#held.hold(table, pairId, stamp, rows, true);
       }
     }
-    const pages = await readPages(db, table, pairId, columns);
+    const { pages, settled } = await readPagesAt(db, table, pairId, stamp);
     const rows = parseRows<T>(pages, columns, pairId);
-    // Kept only if no append changed the table while its pages were being read: stamps
-    // never repeat, so an unchanged stamp means the pages are all of that state.
-    if ((await readStamp(db, table)) !== stamp) return rows;
+    if (!settled) return rows;
     const saved = cache
       ? await this.#writeCopy(cache, what, pages).then(
           () => true,
@@ -463,9 +461,8 @@ export class PostgresJournal implements Journal {
       for (const { table, pairId } of this.#held.takeLetGo()) {
         const stamp = await readStamp(this.db, table);
         if (stamp === undefined) continue;
-        const pages = await readPages(this.db, table, pairId, pathColumns(table));
-        if ((await readStamp(this.db, table)) !== stamp) continue;
-        await this.#writeCopy(cache, { table, pairId, stamp }, pages);
+        const { pages, settled } = await readPagesAt(this.db, table, pairId, stamp);
+        if (settled) await this.#writeCopy(cache, { table, pairId, stamp }, pages);
       }
     } catch {
       // The next run reads the tables instead.
@@ -718,6 +715,21 @@ async function readPages(
     after = fromText('text', last.split('\t')[pathIndex]!) as string;
   }
   return pages;
+}
+
+/**
+ * {@link readPages} of a table read at `stamp`, and whether they are all of that state:
+ * stamps never repeat, so a stamp unchanged after the read means no append changed the
+ * table meanwhile (only then may the pages be kept as a copy or held).
+ */
+async function readPagesAt(
+  db: Db,
+  table: CachedProjection,
+  pairId: string,
+  stamp: string,
+): Promise<{ pages: string[]; settled: boolean }> {
+  const pages = await readPages(db, table, pairId, pathColumns(table));
+  return { pages, settled: (await readStamp(db, table)) === stamp };
 }
 
 function newlines(text: string): number {
