@@ -24,7 +24,7 @@ export interface PGliteJournalOptions extends PostgresJournalOptions {
    */
   fresh?: boolean;
   /** Templates for new databases; in memory, this process keeps one by default. */
-  templates?: PGliteTemplates;
+  templates?: PGliteTemplates | PGliteDirectoryTemplates;
 }
 
 /** A PGlite data directory dumped as a (gzipped) tarball: a `Blob` or `File`. */
@@ -39,6 +39,20 @@ export interface PGliteTemplates {
   load(): Promise<DataDirDump | undefined>;
   save(dump: DataDirDump): Promise<void>;
   /** Forgets a template PGlite could not load, and empties the data dir it started filling. */
+  discard(): Promise<void>;
+}
+
+/**
+ * A template kept as a data directory, for a new journal in a directory (Node): copied
+ * into the empty data directory before PGlite opens it (~0.3 s in all, where loading a
+ * dump takes ~0.8 s). Like a dump, it holds nothing of syncjournal's.
+ */
+export interface PGliteDirectoryTemplates {
+  /** Fills the (empty) data directory from the template; false when there is none. */
+  copy(): Promise<boolean>;
+  /** Keeps the data directory, fresh from initdb and shut down, as the template. */
+  keep(): Promise<void>;
+  /** Forgets a template that could not be copied or opened, and empties the data dir. */
   discard(): Promise<void>;
 }
 
@@ -100,10 +114,25 @@ function startParams(PGlite: PGliteClass): string[] {
 async function createDatabase(
   PGlite: PGliteClass,
   dataDir: string | undefined,
-  templates: PGliteTemplates | undefined,
+  templates: PGliteTemplates | PGliteDirectoryTemplates | undefined,
 ) {
   const options = { startParams: startParams(PGlite) };
   if (!templates) return PGlite.create(dataDir, options);
+  if ('copy' in templates) {
+    try {
+      if (await templates.copy()) return await PGlite.create(dataDir, options);
+    } catch {
+      // Damaged (it failed its checks, or PGlite could not open the copy): forget it.
+      await templates.discard();
+    }
+    const made = await PGlite.create(dataDir, options);
+    // Shut down before it is kept, so the template is a cleanly stopped database.
+    await made.close();
+    await templates.keep().catch(() => {
+      // Only a speed-up for the next new journal; this one is fine without it.
+    });
+    return PGlite.create(dataDir, options);
+  }
   const template = await templates.load().catch(() => undefined);
   if (template) {
     try {

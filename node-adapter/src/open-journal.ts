@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Clock, type Hasher, JournalLockedError, SyncJournalError } from '@syncjournal/core';
@@ -9,11 +6,11 @@ import {
   type JournalDatabase,
   openPGliteJournal,
   openPostgresJournal,
-  type PGliteTemplates,
   type PostgresJournal,
   type ProjectionCache,
 } from '@syncjournal/journal-schema';
 import { Kysely, PostgresDialect } from 'kysely';
+import { cachedTemplates } from './journal-template.js';
 import { nodeHasher } from './node-hasher.js';
 import { LockHeldError, PidLock } from './pid-lock.js';
 import { uniqueName } from './unique-name.js';
@@ -116,44 +113,6 @@ async function isFresh(dir: string): Promise<boolean> {
     if ((error as { code?: string }).code === 'ENOENT') return true;
     throw error;
   }
-}
-
-/**
- * Templates for new journals in the user's cache folder (`$XDG_CACHE_HOME/syncjournal`,
- * else `~/.cache/syncjournal`), one per PGlite version: the first journal created on a
- * machine runs initdb and leaves a dump of the fresh database there; later ones load it.
- * `SYNCJOURNAL_JOURNAL_TEMPLATE=0` turns this off.
- */
-function cachedTemplates(dataDir: string): PGliteTemplates | undefined {
-  if (process.env.SYNCJOURNAL_JOURNAL_TEMPLATE === '0') return undefined;
-  const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'syncjournal');
-  const file = join(cache, `pglite-${pgliteVersion()}-initdb.tar.gz`);
-  return {
-    async load() {
-      try {
-        return new Blob([await readFile(file)]);
-      } catch {
-        return undefined;
-      }
-    },
-    async save(dump) {
-      await mkdir(cache, { recursive: true });
-      // Written aside and renamed: a process reading it never sees half a template.
-      const temp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}`;
-      await writeFile(temp, new Uint8Array(await dump.arrayBuffer()));
-      await rename(temp, file);
-    },
-    async discard() {
-      await rm(file, { force: true });
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function pgliteVersion(): string {
-  const main = fileURLToPath(import.meta.resolve('@electric-sql/pglite'));
-  const pkg = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8'));
-  return String(pkg.version);
 }
 
 /** A non-empty directory without PG_VERSION is not a journal; never initdb over it. */
