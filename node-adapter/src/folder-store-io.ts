@@ -154,6 +154,47 @@ export async function syncDir(fs: FolderStoreFs, dir: string): Promise<void> {
   }
 }
 
+/**
+ * Flushes folders for many writers at once, as a database commits a group: a writer
+ * whose rename is done asks for its folder's flush; while one runs (it may have started
+ * before that rename), every writer asking meanwhile shares the single flush that starts
+ * when it ends. Each writer still returns only after a flush that began after its rename.
+ */
+export class FolderFlusher {
+  readonly #fs: FolderStoreFs;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #queued = new Map<string, Promise<void>>();
+
+  constructor(fs: FolderStoreFs) {
+    this.#fs = fs;
+  }
+
+  flush(dir: string): Promise<void> {
+    const queued = this.#queued.get(dir);
+    if (queued) return queued;
+    const running = this.#running.get(dir);
+    if (!running) return this.#start(dir);
+    const next = running.then(
+      () => this.#start(dir),
+      () => this.#start(dir),
+    );
+    this.#queued.set(dir, next);
+    return next;
+  }
+
+  #start(dir: string): Promise<void> {
+    // Writers asking from now on may have renamed after this flush began: the next one.
+    this.#queued.delete(dir);
+    const flush = syncDir(this.#fs, dir);
+    this.#running.set(dir, flush);
+    const done = () => {
+      if (this.#running.get(dir) === flush) this.#running.delete(dir);
+    };
+    flush.then(done, done);
+    return flush;
+  }
+}
+
 /** True when `error` is a Node system error with one of `codes`. */
 export function isErrno(error: unknown, ...codes: string[]): boolean {
   const code = (error as { code?: unknown } | null)?.code;

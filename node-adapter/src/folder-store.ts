@@ -15,11 +15,11 @@ import {
 } from '@syncjournal/core';
 import { isRealFs, localFsFor } from './direct-fs.js';
 import {
+  FolderFlusher,
   type FolderStoreFs,
   isErrno,
   readChunks,
   removeQuietly,
-  syncDir,
   type TempFile,
   writeTemp,
 } from './folder-store-io.js';
@@ -120,6 +120,8 @@ export class FolderStore implements ObjectStore {
   readonly #tmpDir: string;
   readonly #lock: BucketWriteLock;
   readonly #dirs = new DirCache();
+  /** Writers landing objects in one folder at once share its flushes. */
+  readonly #flusher: FolderFlusher;
   /** Blocking calls for listings, on the real filesystem only (tests inject faults through `fs`). */
   readonly #syncFs: FolderStoreSyncFs | undefined;
   readonly #listInWorker: boolean;
@@ -135,6 +137,7 @@ export class FolderStore implements ObjectStore {
     fs: FolderStoreFs,
   ) {
     this.#fs = fs;
+    this.#flusher = new FolderFlusher(fs);
     this.#syncFs = isRealFs(fs) ? nodeSyncFs : undefined;
     this.#listInWorker =
       (options.listInWorker ?? true) && this.#syncFs !== undefined && LIST_WORKER !== undefined;
@@ -423,7 +426,7 @@ export class FolderStore implements ObjectStore {
    */
   async #recordLanded(key: string, temp: TempFile): Promise<void> {
     await writeSidecar(this.#fs, this.#metaDir, this.#tmpDir, landedSidecar(key, temp));
-    await syncDir(this.#fs, dirname(dataPath(this.root, key)));
+    await this.#flusher.flush(dirname(dataPath(this.root, key)));
   }
 }
 

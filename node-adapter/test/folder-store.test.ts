@@ -10,6 +10,7 @@ import { runStoreConformance } from '@syncjournal/core/testing';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore, type FolderStoreFs, folderStoreFromUrl } from '../src/folder-store.js';
+import { FolderFlusher } from '../src/folder-store-io.js';
 
 const CAPABILITIES = { conditionalWrites: true, versioning: false, snapshots: false };
 
@@ -812,5 +813,84 @@ describe('FolderStore shared by two processes', () => {
     }
     expect(await fs.readdir(join(store.root, '.syncjournal/locks'))).toEqual([]);
     expect(await fs.readdir(join(store.root, '.syncjournal/tmp'))).toEqual([]);
+  });
+});
+
+describe('FolderFlusher: writers landing objects in one folder share its flushes', () => {
+  /** A file system whose folder flushes wait until the test settles them, in order. */
+  function flushes() {
+    const pending: { dir: string; settle: (error?: Error) => void }[] = [];
+    const fs = {
+      async open(dir: string) {
+        return {
+          sync: () =>
+            new Promise<void>((resolve, reject) => {
+              pending.push({ dir, settle: (error) => (error ? reject(error) : resolve()) });
+            }),
+          close: async () => {},
+        };
+      },
+    } as unknown as FolderStoreFs;
+    return { flusher: new FolderFlusher(fs), pending };
+  }
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  const state = (p: Promise<unknown>) =>
+    Promise.race([
+      p.then(
+        () => 'done',
+        () => 'failed',
+      ),
+      settled().then(() => 'waiting'),
+    ]);
+
+  it('starts at once when none runs; those asking meanwhile share one flush started after it', async () => {
+    const { flusher, pending } = flushes();
+    const first = flusher.flush('/b/a');
+    await settled();
+    expect(pending.map((p) => p.dir)).toEqual(['/b/a']);
+    // Asked while the first runs (it may have begun before their renames): they wait.
+    const second = flusher.flush('/b/a');
+    const third = flusher.flush('/b/a');
+    expect(third).toBe(second);
+    // Another folder does not wait for this one.
+    const other = flusher.flush('/b/c');
+    await settled();
+    expect(pending.map((p) => p.dir)).toEqual(['/b/a', '/b/c']);
+    pending[0]!.settle();
+    expect(await state(first)).toBe('done');
+    // The first's end starts the one they share; they are done only when it is.
+    await settled();
+    expect(pending.map((p) => p.dir)).toEqual(['/b/a', '/b/c', '/b/a']);
+    expect(await state(second)).toBe('waiting');
+    // A writer asking now waits for a flush after the one just started.
+    const fourth = flusher.flush('/b/a');
+    expect(fourth).not.toBe(second);
+    pending[2]!.settle();
+    expect(await state(second)).toBe('done');
+    expect(await state(third)).toBe('done');
+    expect(await state(fourth)).toBe('waiting');
+    await settled();
+    expect(pending.map((p) => p.dir)).toEqual(['/b/a', '/b/c', '/b/a', '/b/a']);
+    pending[3]!.settle();
+    pending[1]!.settle();
+    expect(await state(fourth)).toBe('done');
+    expect(await state(other)).toBe('done');
+  });
+
+  it('fails the writers of a flush that failed, and still runs the next one', async () => {
+    const { flusher, pending } = flushes();
+    const first = flusher.flush('/b/a');
+    await settled();
+    const second = flusher.flush('/b/a');
+    pending[0]!.settle(Object.assign(new Error('EIO'), { code: 'EIO' }));
+    await expect(first).rejects.toMatchObject({ code: 'EIO' });
+    await settled();
+    expect(pending).toHaveLength(2);
+    pending[1]!.settle();
+    await expect(second).resolves.toBeUndefined();
+    // Nothing runs now: the next writer starts a flush at once.
+    flusher.flush('/b/a');
+    await settled();
+    expect(pending).toHaveLength(3);
   });
 });
