@@ -602,10 +602,11 @@ function columnsOf(table: ProjectionTable): [field: string, type: SqlType][] {
   return Object.entries(PROJECTION_COLUMNS[table]) as [string, SqlType][];
 }
 
-function toSqlJson(table: ProjectionTable, row: object): Record<string, unknown> {
+/** A row as Postgres columns, for jsonb_to_recordset: `names` pairs fields with columns. */
+function toSqlJson(names: readonly [field: string, column: string][], row: object) {
   const out: Record<string, unknown> = {};
   const values = row as Record<string, unknown>;
-  for (const [field] of columnsOf(table)) out[columnName(field)] = values[field] ?? null;
+  for (const [field, column] of names) out[column] = values[field] ?? null;
   return out;
 }
 
@@ -616,6 +617,7 @@ function recordsetDefinition(columns: [string, SqlType][]): RawBuilder<unknown> 
 async function upsertRows(trx: Tx, table: ProjectionTable, rows: object[]): Promise<void> {
   if (rows.length === 0) return;
   const columns = columnsOf(table);
+  const pairs = columns.map(([f]) => [f, columnName(f)] as [string, string]);
   const keys = PROJECTION_KEYS[table].map((k) => columnName(k));
   const names = sql.raw(columns.map(([f]) => columnName(f)).join(', '));
   const updates = columns
@@ -624,7 +626,7 @@ async function upsertRows(trx: Tx, table: ProjectionTable, rows: object[]): Prom
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const json = JSON.stringify(rows.slice(i, i + CHUNK).map((r) => toSqlJson(table, r)));
+    const json = JSON.stringify(rows.slice(i, i + CHUNK).map((r) => toSqlJson(pairs, r)));
     await sql`
       insert into ${sql.table(table)} (${names})
       select ${names} from jsonb_to_recordset(${json}::jsonb) as x(${recordsetDefinition(columns)})

@@ -92,9 +92,17 @@ export const PROJECTION_COLUMNS = {
   },
 } as const satisfies { [T in ProjectionTable]: Record<keyof Required<ProjectionRows[T]>, SqlType> };
 
+/** The column names given so far (the schema's fields: a few dozen), computed once each. */
+const COLUMN_NAMES = new Map<string, string>();
+
 /** The SQL name of a row field: `pairId` → `pair_id`. */
 export function columnName(field: string): string {
-  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let name = COLUMN_NAMES.get(field);
+  if (name === undefined) {
+    name = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    COLUMN_NAMES.set(field, name);
+  }
+  return name;
 }
 
 /** Turns a value read from Postgres into the JS value the row type promises. */
