@@ -17,6 +17,13 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(/\$\.a is NaN/);
     expect(() => canonicalJson({ a: 1n })).toThrow(/bigint/);
     expect(() => canonicalJson([() => 1])).toThrow(/function/);
+    // Named where they sit, however deep.
+    expect(() => canonicalJson({ a: [1, { b: [0, Number.POSITIVE_INFINITY] }] })).toThrow(
+      'canonicalJson: $.a[1].b[1] is Infinity',
+    );
+    expect(() => canonicalJson({ x: { y: [null, Symbol('s')] } })).toThrow(
+      'canonicalJson: $.x.y[1] is a symbol, which JSON cannot hold',
+    );
   });
 
   it('round-trips through JSON.parse, and re-serialises identically after a shuffle', () => {

@@ -35,11 +35,9 @@ export function eventHashOfPayloadText(
   payloadText: string,
 ): string {
   const state = hasher.create();
-  state.update(prevHash);
-  state.update('\n');
-  // Equal to canonicalJson([seq, run, at, kind, path, payload]).
+  // One update: prevHash, a newline, then what canonicalJson([seq, run, at, kind, path, payload]) gives.
   state.update(
-    `[${content.seq},${content.run},${JSON.stringify(content.at)},${JSON.stringify(content.kind)},${
+    `${prevHash}\n[${content.seq},${content.run},${JSON.stringify(content.at)},${JSON.stringify(content.kind)},${
       content.path === null ? 'null' : JSON.stringify(content.path)
     },${payloadText}]`,
   );
