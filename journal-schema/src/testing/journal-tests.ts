@@ -108,6 +108,28 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
       expect(manifest).toEqual(dumped);
     });
 
+    it('stores a large append with characters of every UTF-8 length as they were', async () => {
+      // Large enough that PGlite is handed the rows' JSON as UTF-8 bytes (pglite-journal.ts).
+      const run = await journal.startRun(runStart('pair-utf8'));
+      const names = ['é', '日本語', '😀', 'a\\b"c', 'plain'];
+      const paths = Array.from(
+        { length: 300 },
+        (_, i) => `${names[i % 5]}/${i}-${names[(i + 2) % 5]}.md`,
+      );
+      await journal.append(
+        paths.map((path, i) => ({ kind: 'scan.added', run, path, payload: scanEntry(i) }) as const),
+      );
+      expect((await journal.manifest('pair-utf8')).map((row) => row.path)).toEqual(
+        [...paths].sort(comparePaths),
+      );
+      const added = (await journal.events({ run, kinds: ['scan.added'] })).map((e) => [
+        e.path,
+        e.payload,
+      ]);
+      expect(added).toEqual(paths.map((path, i) => [path, scanEntry(i)]));
+      expect(await journal.verify()).toMatchObject({ ok: true });
+    });
+
     it('rolls back a transaction that fails half-way through its writes', async () => {
       const run = await syncRun();
       const before = { events: await count(), dump: await journal.dump() };
