@@ -96,6 +96,7 @@ export async function openPGliteJournal(options: PGliteJournalOptions): Promise<
 }
 
 type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
+type PGliteOptions = NonNullable<Parameters<PGliteClass['create']>[1]>;
 
 /** `jsonb` parameters this long (in UTF-16 units) go to PGlite as UTF-8 bytes. */
 const LARGE_JSON = 4096;
@@ -143,6 +144,28 @@ function startParams(PGlite: PGliteClass): string[] {
   return [...PGlite.defaultStartParams, ...SETTINGS.flatMap((setting) => ['-c', setting])];
 }
 
+/** {@link createDatabase} with a template kept as a data directory. */
+async function fromDirectoryTemplate(
+  PGlite: PGliteClass,
+  dataDir: string | undefined,
+  options: PGliteOptions,
+  templates: PGliteDirectoryTemplates,
+) {
+  try {
+    if (await templates.copy()) return await PGlite.create(dataDir, options);
+  } catch {
+    // Damaged (it failed its checks, or PGlite could not open the copy): forget it.
+    await templates.discard();
+  }
+  const made = await PGlite.create(dataDir, options);
+  // Shut down before it is kept, so the template is a cleanly stopped database.
+  await made.close();
+  await templates.keep().catch(() => {
+    // Only a speed-up for the next new journal; this one is fine without it.
+  });
+  return PGlite.create(dataDir, options);
+}
+
 /** A PGlite database: from a template when there is one, else by initdb, keeping a template. */
 async function createDatabase(
   PGlite: PGliteClass,
@@ -152,21 +175,7 @@ async function createDatabase(
 ) {
   const options = { startParams: startParams(PGlite), serializers: largeJsonAsBytes(serializers) };
   if (!templates) return PGlite.create(dataDir, options);
-  if ('copy' in templates) {
-    try {
-      if (await templates.copy()) return await PGlite.create(dataDir, options);
-    } catch {
-      // Damaged (it failed its checks, or PGlite could not open the copy): forget it.
-      await templates.discard();
-    }
-    const made = await PGlite.create(dataDir, options);
-    // Shut down before it is kept, so the template is a cleanly stopped database.
-    await made.close();
-    await templates.keep().catch(() => {
-      // Only a speed-up for the next new journal; this one is fine without it.
-    });
-    return PGlite.create(dataDir, options);
-  }
+  if ('copy' in templates) return fromDirectoryTemplate(PGlite, dataDir, options, templates);
   const template = await templates.load().catch(() => undefined);
   if (template) {
     try {

@@ -619,9 +619,9 @@ async function upsertRows(trx: Tx, table: ProjectionTable, rows: object[]): Prom
   const columns = columnsOf(table);
   const pairs = columns.map(([f]) => [f, columnName(f)] as [string, string]);
   const keys = PROJECTION_KEYS[table].map((k) => columnName(k));
-  const names = sql.raw(columns.map(([f]) => columnName(f)).join(', '));
-  const updates = columns
-    .map(([f]) => columnName(f))
+  const names = sql.raw(pairs.map(([, c]) => c).join(', '));
+  const updates = pairs
+    .map(([, c]) => c)
     .filter((c) => !keys.includes(c))
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
