@@ -176,6 +176,19 @@ describe('every row of the decision table, end to end', () => {
   });
 });
 
+describe('client ids', () => {
+  it('an id that cannot name a conflict copy or bucket key is refused before anything runs', async () => {
+    const w = world(journal);
+    const a = w.client('team/alice');
+    a.write('a.md', 'a');
+    await expect(a.sync()).rejects.toMatchObject({
+      code: 'invalid-client-id',
+      message: expect.stringMatching(/"team\/alice" cannot be used: .*Nothing was synced/),
+    });
+    expect(bucket(w.store)).toEqual({});
+  });
+});
+
 describe('safety guards, end to end', () => {
   it('a failed listing page blocks the deletes it would imply, and applies nothing', async () => {
     const w = world(journal, { pageSize: 2 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type BaseEntry,
   canonicalJson,
+  clientIdProblem,
   comparePaths,
   conflictCopyPath,
   DECISION_TABLE,
@@ -161,6 +162,19 @@ describe('conflicts', () => {
     expect(conflictCopyPath('a.md', 'c', t, (x) => taken.has(x))).toBe(
       'a.conflict-c-20261121T090807-2.md',
     );
+  });
+
+  it('take client ids that are one plain name, and say why others cannot name a copy', () => {
+    for (const id of ['laptop', 'web-1', 'c', 'alice.mac', 'ci_runner', 'a'.repeat(64)]) {
+      expect(clientIdProblem(id), id).toBeNull();
+    }
+    expect(clientIdProblem('')).toBe('it is empty');
+    expect(clientIdProblem('a'.repeat(65))).toBe('it is longer than 64 characters');
+    expect(clientIdProblem('..')).toBe('it does not start with a letter or digit');
+    expect(clientIdProblem('-x')).toBe('it does not start with a letter or digit');
+    for (const id of ['team/alice', 'a..\\b', 'alice laptop', 'x:y', 'é']) {
+      expect(clientIdProblem(id), id).not.toBeNull();
+    }
   });
 
   it('put the copy where no existing path is', () => {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../src/folder-store.js';
 import { cli, scratch } from './cli-harness.js';
@@ -323,6 +324,72 @@ describe('syncjournal sync', () => {
       s.path('l/bucket'),
     ]);
     expect(bucketInLocal.code).toBe(2);
+    expect(bucketInLocal.stderr).toMatch(/the folder bucket .* is inside the local folder/);
+    // Refused before anything was written: no state dir, no pair remembered to loop later.
+    expect(await s.exists(state)).toBe(false);
+    expect(await s.exists(s.path('l/bucket'))).toBe(false);
+  });
+
+  it('refuses a remembered pair that nests, in sync and in watch, with what to do', async () => {
+    const state = s.path('state');
+    await s.write(`${s.path('l')}/a.md`, 'a');
+    // As an older version remembered it, before nesting was refused up front.
+    await s.write(
+      `${state}/config.json`,
+      JSON.stringify({
+        version: 1,
+        clientId: 'c1',
+        pairs: [
+          {
+            id: 'pair-nested',
+            local: s.path('l'),
+            remote: pathToFileURL(s.path('l/bucket')).href,
+            createdAt: new Date().toISOString(),
+          },
+        ],
+      }),
+    );
+    for (const args of [['sync'], ['watch', '--interval', '1']]) {
+      const run = await cli(['--state-dir', state, ...args], { killAfterMs: 60_000 });
+      expect(run.code, args[0]).toBe(2);
+      expect(run.stderr).toMatch(
+        /loop forever\. Nothing was changed\. Pair pair-nested .*config\.json/,
+      );
+    }
+    expect(await s.tree(s.path('l'))).toEqual({ 'a.md': 'a' });
+  });
+
+  it('refuses a client id that cannot name conflict copies, before it makes the state dir', async () => {
+    const state = s.path('state');
+    for (const id of ['team/alice', '..', 'alice laptop']) {
+      const run = await cli([
+        '--state-dir',
+        state,
+        'sync',
+        s.path('l'),
+        s.path('bucket'),
+        '--client-id',
+        id,
+      ]);
+      expect(run.code, id).toBe(2);
+      expect(run.stderr).toContain(`The client id "${id}" cannot be used`);
+    }
+    expect(await s.exists(state)).toBe(false);
+    const env = await cli(['--state-dir', state, 'status'], {
+      env: { SYNCJOURNAL_CLIENT_ID: 'a/b' },
+    });
+    expect(env.code).toBe(2);
+    expect(await s.exists(state)).toBe(false);
+  });
+
+  it('refuses an empty --state-dir, and reads an empty SYNCJOURNAL_HOME as unset', async () => {
+    const empty = await cli(['--state-dir', '', 'status']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/--state-dir was given an empty path/);
+    const home = s.path('home');
+    const unset = await cli(['status'], { env: { SYNCJOURNAL_HOME: '', HOME: home } });
+    expect(unset.code).toBe(0);
+    expect(await s.exists(`${home}/.syncjournal/config.json`)).toBe(true);
   });
 
   it('with a lost state dir deletes nothing: adopts what is identical', async () => {

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { JsonValue } from '../canonical-json.js';
 import { canonicalJson } from '../canonical-json.js';
+import { SyncJournalError } from '../errors.js';
 import type { JournalEventInput, OpAction } from '../journal/events.js';
 import { comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
@@ -17,6 +18,7 @@ import {
   type ReconcileInput,
   reconcile,
 } from '../reconcile/reconcile.js';
+import { clientIdProblem } from '../reconcile/safe-path.js';
 import type {
   GuardVerdict,
   ProjectCounts,
@@ -94,6 +96,14 @@ const CHUNK = 64;
 
 /** Builds the sync engine for one pair. */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  const problem = clientIdProblem(options.clientId);
+  if (problem !== null) {
+    throw new SyncJournalError(
+      'invalid-client-id',
+      `The client id "${options.clientId}" cannot be used: ${problem}. It names conflict copies and this client's keys in the bucket. Nothing was synced; give an id such as "laptop" or "web-1".`,
+      { clientId: options.clientId },
+    );
+  }
   return { sync: (o) => runSync(options, o?.dryRun ?? false) };
 }
 

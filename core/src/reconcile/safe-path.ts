@@ -33,6 +33,20 @@ function utf8Length(s: string): number {
 }
 
 /**
+ * Why `id` cannot be a client id, or `null` when it can. A client id names conflict
+ * copies beside the user's files (`name.conflict-<client>-…`) and this client's trash
+ * and journal backups in the bucket, so it must be one plain name: 1–64 letters, digits,
+ * `.`, `_` or `-`, starting with a letter or digit.
+ */
+export function clientIdProblem(id: string): string | null {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) return null;
+  if (id.length === 0) return 'it is empty';
+  if (id.length > 64) return 'it is longer than 64 characters';
+  if (!/^[A-Za-z0-9]/.test(id)) return 'it does not start with a letter or digit';
+  return 'it has characters other than letters, digits, ".", "_" and "-"';
+}
+
+/**
  * The path of the local version kept beside a conflicted file:
  * `name.conflict-<client>-<UTC yyyymmddThhmmss>.ext`, with `-2`, `-3`… added when that
  * name is taken.

@@ -111,7 +111,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--concurrency <n>', 'transfers in flight at once (default 4)')
     .option(
       '--client-id <id>',
-      "this client's id in a new state dir (default: $SYNCJOURNAL_CLIENT_ID or a generated one); when the bucket holds a journal backup of that id, it is restored before the first sync",
+      "this client's id in a new state dir, one name of letters, digits, '.', '_' or '-' (default: $SYNCJOURNAL_CLIENT_ID or a generated one); when the bucket holds a journal backup of that id, it is restored before the first sync",
     )
     .option(
       '--trash-retention-days <n>',

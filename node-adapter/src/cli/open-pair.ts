@@ -36,19 +36,29 @@ export function normalizeLocal(local: string): string {
 /**
  * Refuses a pair whose local root, state dir and folder bucket contain one another:
  * a sync into itself loops forever, as the seeds found with a mount inside a sync folder.
+ * Checked before anything is written (a new pair is not remembered, a new state dir not
+ * made), and again before every run of a remembered pair, `watch` included.
  */
-export async function refuseNesting(pair: PairConfig, state: StateDir): Promise<void> {
+export async function refuseNesting(
+  local: string,
+  remote: string,
+  stateRoot: string,
+  remembered?: { pairId: string },
+): Promise<void> {
   const places: Array<[string, string]> = [
-    ['the local folder', await real(pair.local)],
-    ['the state dir', await real(state.root)],
+    ['the local folder', await real(local)],
+    ['the state dir', await real(stateRoot)],
   ];
-  if (pair.remote.startsWith('file://'))
-    places.push(['the folder bucket', await real(fileURLToPath(pair.remote))]);
+  if (remote.startsWith('file://'))
+    places.push(['the folder bucket', await real(fileURLToPath(remote))]);
   for (const [nameA, a] of places) {
     for (const [nameB, b] of places) {
       if (nameA !== nameB && (a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`))) {
+        const next = remembered
+          ? `Pair ${remembered.pairId} was remembered before syncjournal refused such pairs: remove it from ${resolve(stateRoot, 'config.json')}, then sync places that do not contain one another.`
+          : 'Choose places that do not contain one another.';
         throw new UsageError(
-          `${nameA} (${a}) is inside ${nameB} (${b}): a sync into itself would loop forever. Nothing was changed. Choose places that do not contain one another.`,
+          `${nameA} (${a}) is inside ${nameB} (${b}): a sync into itself would loop forever. Nothing was changed. ${next}`,
         );
       }
     }

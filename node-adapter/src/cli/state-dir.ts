@@ -3,7 +3,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SafetyProfile } from '@syncjournal/core';
-import { SyncJournalError } from '@syncjournal/core';
+import { clientIdProblem, SyncJournalError } from '@syncjournal/core';
+import { UsageError } from './open-pair.js';
 
 /** A remembered pair and the options that shape its plans. */
 export interface PairConfig {
@@ -49,9 +50,14 @@ export class StateDir {
     public config: StateConfig,
   ) {}
 
-  /** `--state-dir`, else SYNCJOURNAL_HOME, else ~/.syncjournal. */
+  /** `--state-dir`, else SYNCJOURNAL_HOME (when not empty), else ~/.syncjournal. */
   static locate(flag?: string): string {
-    return resolve(flag ?? process.env.SYNCJOURNAL_HOME ?? join(homedir(), '.syncjournal'));
+    if (flag === '') {
+      throw new UsageError(
+        '--state-dir was given an empty path. Nothing was changed; give the folder that holds (or will hold) the config and journal.',
+      );
+    }
+    return resolve(flag ?? (process.env.SYNCJOURNAL_HOME || join(homedir(), '.syncjournal')));
   }
 
   /**
@@ -60,6 +66,8 @@ export class StateDir {
    * refuses a different `clientId`.
    */
   static async open(root: string, clientId?: string): Promise<StateDir> {
+    const given = clientId ?? process.env.SYNCJOURNAL_CLIENT_ID;
+    if (given !== undefined) refuseClientId(given, '');
     await mkdir(root, { recursive: true });
     let config: StateConfig;
     try {
@@ -73,9 +81,9 @@ export class StateDir {
       }
       config = { version: 1, clientId: clientId ?? newClientId(), pairs: [] };
     }
+    refuseClientId(config.clientId, ` (it is in ${join(root, 'config.json')})`);
     if (clientId !== undefined && config.clientId !== clientId) {
-      throw new SyncJournalError(
-        'usage',
+      throw new UsageError(
         `The state dir ${root} belongs to client ${config.clientId}, not ${clientId}. Nothing was changed; use another --state-dir for client ${clientId}.`,
       );
     }
@@ -140,6 +148,15 @@ export class StateDir {
     await writeFile(temp, `${JSON.stringify(this.config, null, 2)}\n`);
     await rename(temp, file);
   }
+}
+
+/** Refuses a client id that cannot name conflict copies and bucket keys ({@link clientIdProblem}). */
+function refuseClientId(id: string, where: string): void {
+  const problem = clientIdProblem(id);
+  if (problem === null) return;
+  throw new UsageError(
+    `The client id "${id}"${where} cannot be used: ${problem}. It names conflict copies and this client's keys in the bucket. Nothing was changed; use an id such as "laptop" or "web-1".`,
+  );
 }
 
 function newClientId(): string {

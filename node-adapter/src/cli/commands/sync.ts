@@ -76,6 +76,8 @@ export async function syncCommand(
   const retention = parseCount(flags.trashRetentionDays, '--trash-retention-days');
   const concurrency = parseCount(flags.concurrency, '--concurrency');
   const root = StateDir.locate(flags.stateDir);
+  if (local !== undefined && remote !== undefined)
+    await refuseNesting(normalizeLocal(local), normalizeRemote(remote), root);
   const fresh = !(await stateDirExists(root));
   const state = await StateDir.open(root, flags.clientId);
   // A new host (a fresh state dir) whose client id was given carries on from that
@@ -106,7 +108,6 @@ export async function syncCommand(
       ...(flags.projects ? { projects: true } : {}),
       ...(retention !== undefined ? { trashRetentionDays: retention } : {}),
     });
-    await refuseNesting(pair, state);
     // A new pair may sync into a folder that does not exist yet; a remembered pair
     // whose folder vanished is refused by the tree (an unmounted drive is not "empty").
     if (created) {
@@ -123,7 +124,7 @@ export async function syncCommand(
 
   const results: Array<{ pair: PairConfig; report: RunReport; plan: unknown[] }> = [];
   for (const pair of pairs) {
-    await refuseNesting(pair, state);
+    await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
     const { report, plan } = await syncPair(
       pair,
       state,

@@ -1,6 +1,6 @@
 import { watch as watchFiles } from 'chokidar';
 import { EXIT } from '../exit-codes.js';
-import { UsageError } from '../open-pair.js';
+import { refuseNesting, UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
 import { engineFor, withPairSession } from '../session.js';
 import { StateDir } from '../state-dir.js';
@@ -33,6 +33,7 @@ export async function watchCommand(
   if (!Number.isFinite(intervalMs) || intervalMs < 1000)
     throw new UsageError('--interval needs a number of seconds, at least 1.');
   const pair = pairs[0]!;
+  await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
   let worst: number = EXIT.inSync;
   await withPairSession(pair, state, false, async (session) => {
     const engine = engineFor(session, state, {});
