@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { SyncJournalError } from '@syncjournal/core';
@@ -8,6 +10,13 @@ export interface LockHolder {
   host: string;
   since: string;
   purpose: string;
+  /**
+   * Names this taking of the lock, so a process whose pid is the one in the file can
+   * tell its own lock from one left by an earlier process with the same pid (a
+   * container restarted with the same hostname runs as pid 1 again). Absent in locks
+   * written before it was added.
+   */
+  token?: string;
 }
 
 /** The lock is held by a live process (or one on another host, which we cannot check). */
@@ -19,13 +28,16 @@ export class LockHeldError extends SyncJournalError {
     super(
       'lock-held',
       `${holder.purpose} is locked by pid ${holder.pid} on ${holder.host} since ${holder.since}. ` +
-        `Nothing was changed. Wait for it to finish; if no such process is running, delete ${path}.`,
+        `Nothing was changed. Wait for it to finish; if no such process is running (on another host, or a host since renamed), delete ${path}.`,
       { path, holder },
     );
   }
 }
 
 const TAKEOVER_STALE_MS = 10_000;
+
+/** The tokens of the locks this process holds now. */
+const heldHere = new Set<string>();
 
 /**
  * A lock file that survives crashes: it names the holder's pid and host, so a lock
@@ -47,11 +59,13 @@ export class PidLock {
       host: hostname(),
       since: new Date().toISOString(),
       purpose,
+      token: randomUUID(),
     };
     const content = `${JSON.stringify(holder)}\n`;
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
         await writeFile(path, content, { flag: 'wx' });
+        heldHere.add(holder.token!);
         return new PidLock(path, holder);
       } catch (error) {
         if (!isCode(error, 'EEXIST')) throw error;
@@ -85,8 +99,9 @@ export class PidLock {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    heldHere.delete(this.holder.token!);
     const current = await readHolder(this.path);
-    if (current !== 'gone' && current !== 'unreadable' && current.pid === this.holder.pid) {
+    if (current !== 'gone' && current !== 'unreadable' && current.token === this.holder.token) {
       await unlink(this.path).catch(() => {});
     }
   }
@@ -137,12 +152,67 @@ async function readHolder(path: string): Promise<LockHolder | 'gone' | 'unreadab
 function isAlive(holder: LockHolder): boolean {
   // A process on another host cannot be checked: treat it as alive (refuse, never steal).
   if (holder.host !== hostname()) return true;
-  if (holder.pid === process.pid) return true;
+  // This pid is this process: the lock is live only if this process took it.
+  if (holder.pid === process.pid) return holder.token !== undefined && heldHere.has(holder.token);
   try {
     process.kill(holder.pid, 0);
-    return true;
   } catch (error) {
     return !isCode(error, 'ESRCH');
+  }
+  // A live process with that pid: the holder, unless it started after the lock was taken
+  // (the pid was reused by a later process).
+  const started = processStartMs(holder.pid);
+  const since = Date.parse(holder.since);
+  return started === undefined || Number.isNaN(since) || started <= since + START_SLACK_MS;
+}
+
+/** How far a process's start time, read from /proc in clock ticks, may be off. */
+const START_SLACK_MS = 2_000;
+
+/**
+ * When the process `pid` started (ms since the epoch), from Linux's /proc; undefined
+ * where that cannot be read or trusted (another OS, or a clock-tick rate other than the
+ * 100 per second assumed here, which this process's own start time checks).
+ */
+function processStartMs(pid: number): number | undefined {
+  const boot = bootTimeMs();
+  if (boot === undefined) return undefined;
+  const ticks = startTicks(pid);
+  if (ticks === undefined) return undefined;
+  return boot + ticks * 10;
+}
+
+let bootTime: number | null | undefined;
+
+/** The boot time, once checked against this process's own start (else null: not trusted). */
+function bootTimeMs(): number | undefined {
+  if (bootTime === undefined) {
+    bootTime = null;
+    try {
+      const line = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+      const self = startTicks(process.pid);
+      if (line && self !== undefined) {
+        const boot = Number(line[1]) * 1000;
+        const selfStart = Date.now() - process.uptime() * 1000;
+        if (Math.abs(boot + self * 10 - selfStart) < START_SLACK_MS) bootTime = boot;
+      }
+    } catch {
+      // Not Linux, or no /proc: pids are judged by whether they run.
+    }
+  }
+  return bootTime ?? undefined;
+}
+
+/** Field 22 of /proc/<pid>/stat: the start time in clock ticks after boot. */
+function startTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
   }
 }
 
