@@ -1,6 +1,12 @@
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Journal, type MemoryStore, type MemoryTree, replayPlan } from '../src/index.js';
+import {
+  type Journal,
+  type MemoryStore,
+  MemoryTree,
+  RECONCILE_RULES,
+  replayPlan,
+} from '../src/index.js';
 import { bucket, hashText, openTestJournal, world } from './engine-harness.js';
 import { sha256 } from './node-sha256.js';
 
@@ -227,7 +233,7 @@ describe('safety guards, end to end', () => {
     expect(ok.report.guards.find((g) => g.guard === 'incomplete-scan')?.verdict).toBe('limited');
   });
 
-  it('an emptied local folder blocks the run; --force applies it', async () => {
+  it('an emptied local folder blocks the run, --force too; --allow-empty applies it', async () => {
     const { a, store } = await inSync({ 'a.md': '1', 'b.md': '2' });
     a.tree.remove('a.md');
     a.tree.remove('b.md');
@@ -235,7 +241,10 @@ describe('safety guards, end to end', () => {
     expect(blocked.report.blocked?.guard).toBe('empty-side');
     expect(Object.keys(bucket(store))).toHaveLength(2);
     const forced = await a.sync({ force: true });
-    expect(forced.report).toMatchObject({ status: 'in-sync', deletedRemote: 2 });
+    expect(forced.report.blocked?.guard).toBe('empty-side');
+    expect(Object.keys(bucket(store))).toHaveLength(2);
+    const allowed = await a.sync({ allowEmpty: true });
+    expect(allowed.report).toMatchObject({ status: 'in-sync', deletedRemote: 2 });
   });
 
   it('deletes above the profile limit block the run', async () => {
@@ -283,6 +292,64 @@ describe('safety guards, end to end', () => {
       verdict: 'limited',
       paths: ['../escape.md', 'ok/../../etc.md'],
     });
+  });
+
+  it('a case-only rename on a tree that ignores case reaches the bucket and the teammate', async () => {
+    const w = world(journal);
+    const mac = w.client('mac');
+    mac.tree = new MemoryTree({ clock: w.clock, caseInsensitive: true });
+    const linux = w.client('linux');
+    mac.write('notes.md', 'v1');
+    await mac.sync();
+    await linux.sync();
+    mac.tree.remove('notes.md');
+    mac.write('Notes.md', 'v2 on the mac');
+    const renamed = await mac.sync();
+    expect(renamed.report).toMatchObject({ status: 'in-sync', uploaded: 1, deletedRemote: 1 });
+    expect(bucket(w.store)).toEqual({ 'Notes.md': 'v2 on the mac' });
+    await linux.sync();
+    expect(linux.listing()).toEqual({ 'Notes.md': 'v2 on the mac' });
+  });
+
+  it('a teammate edit of the old spelling is kept and reported, never written over the renamed file', async () => {
+    const w = world(journal);
+    const mac = w.client('mac');
+    mac.tree = new MemoryTree({ clock: w.clock, caseInsensitive: true });
+    const linux = w.client('linux');
+    mac.write('notes.md', 'v1');
+    await mac.sync();
+    await linux.sync();
+    mac.tree.remove('notes.md');
+    mac.write('Notes.md', 'v2 on the mac');
+    linux.write('notes.md', 'v3 on linux');
+    await linux.sync();
+    const { report } = await mac.sync();
+    expect(report.status).toBe('in-sync');
+    expect(report.guards.find((g) => g.guard === 'unsafe-keys')).toMatchObject({
+      verdict: 'limited',
+      paths: ['notes.md'],
+    });
+    expect(mac.listing()).toEqual({ 'Notes.md': 'v2 on the mac' });
+    expect(bucket(w.store)).toEqual({ 'Notes.md': 'v2 on the mac', 'notes.md': 'v3 on linux' });
+    await linux.sync();
+    expect(linux.listing()).toEqual({ 'Notes.md': 'v2 on the mac', 'notes.md': 'v3 on linux' });
+  });
+
+  it('a local .syncjournal/ folder is never uploaded among the bucket’s own keys, and is reported', async () => {
+    const w = world(journal);
+    const a = w.client('alice');
+    a.write('.syncjournal/mine.md', 'user data');
+    a.write('x.md', 'x');
+    for (let i = 0; i < 2; i++) {
+      const { report } = await a.sync();
+      expect(report.status).toBe('in-sync');
+      expect(report.guards.find((g) => g.guard === 'unsafe-keys')).toMatchObject({
+        verdict: 'limited',
+        paths: ['.syncjournal/mine.md'],
+      });
+    }
+    expect([...w.store.objects().keys()].filter((k) => k.startsWith('.syncjournal/'))).toEqual([]);
+    expect(a.text('.syncjournal/mine.md')).toBe('user data');
   });
 });
 
@@ -585,6 +652,34 @@ describe('audit', () => {
       expect({ run, matches: result.matches }).toEqual({ run, matches: true });
     }
     expect(replayed).toBeGreaterThan(50);
+  });
+
+  it('replays a run by the reconciler rules it journaled (a run without a number: rules 1)', async () => {
+    const w = world(journal);
+    const mac = w.client('mac-audited');
+    mac.tree = new MemoryTree({ clock: w.clock, caseInsensitive: true });
+    mac.write('notes.md', 'v1');
+    await mac.sync();
+    mac.tree.remove('notes.md');
+    mac.write('Notes.md', 'v2');
+    const { report } = await mac.sync();
+    const events = await journal.events();
+    const started = events.find((e) => e.run === report.run && e.kind === 'run.started')!;
+    expect((started.payload as { options: { rules?: number } }).options.rules).toBe(
+      RECONCILE_RULES,
+    );
+    expect(replayPlan(events, report.run, { hasher: sha256 })?.matches).toBe(true);
+    // The same run as a journal from before the rules had a number: planned by rules 1,
+    // which skipped both spellings, so its plan differs.
+    const unnumbered = events.map((e) => {
+      if (e !== started) return e;
+      const { rules: _rules, ...options } = (e.payload as { options: Record<string, unknown> })
+        .options;
+      return { ...e, payload: { ...e.payload, options } } as typeof e;
+    });
+    const old = replayPlan(unnumbered, report.run, { hasher: sha256 });
+    expect(old?.matches).toBe(false);
+    expect(old?.ops.map((o) => o.row)).toEqual(['unsafe-key', 'unsafe-key']);
   });
 
   it('notices a plan that no longer follows from its inputs', async () => {

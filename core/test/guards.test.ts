@@ -63,7 +63,7 @@ describe('guards', () => {
     expect(result.verdicts[0]).toMatchObject({ guard: 'incomplete-scan', verdict: 'limited' });
   });
 
-  it('block a run against an empty side when the baseline holds files; --force lets it through', () => {
+  it('block a run against an empty side when the baseline holds files; only allowEmpty lets it through', () => {
     const emptyLocal = {
       plan: { ops: deletes(3), excludedWithBase: [] },
       baseCount: 3,
@@ -79,7 +79,25 @@ describe('guards', () => {
       maxDelete: 100,
     };
     expect(guard(emptyRemote).blocked?.reason).toMatch(/remote is empty.*bucket or prefix/);
-    expect(guard({ ...emptyLocal, force: true }).blocked).toBeNull();
+    expect(guard({ ...emptyLocal, force: true }).blocked?.guard).toBe('empty-side');
+    expect(guard({ ...emptyLocal, allowEmpty: true }).blocked).toBeNull();
+    expect(guard({ ...emptyRemote, allowEmpty: true }).blocked).toBeNull();
+    // Emptying a side deletes all it held: far above any limit, and meant.
+    const all = {
+      ...emptyLocal,
+      maxDelete: undefined,
+      plan: { ops: deletes(40), excludedWithBase: [] },
+      baseCount: 40,
+    };
+    expect(guard(all).blocked?.guard).toBe('empty-side');
+    expect(guard({ ...all, allowEmpty: true }).blocked).toBeNull();
+    // allowEmpty is about an emptied side, not a licence for other deletes.
+    const many = {
+      plan: { ops: deletes(40), excludedWithBase: [] },
+      baseCount: 50,
+      localCount: 10,
+    };
+    expect(guard({ ...many, allowEmpty: true }).blocked?.guard).toBe('delete-limit');
   });
 
   it.each(Object.entries(SAFETY_PROFILES))(

@@ -239,6 +239,92 @@ describe('what the reconciler refuses to act on', () => {
     expect(sensitive.ops.map((o) => o.row)).toEqual(['remote-new', 'remote-new']);
   });
 
+  it('skips keys with a backslash or a temp name (rules 2), and not in a replay of rules 1', () => {
+    for (const key of ['win\\doc.txt', '.syncjournal-tmp-abc', 'd/.syncjournal-tmp-x/y.md']) {
+      const [op] = reconcile(input({ remote: [remote(key, 1)] })).ops;
+      expect(op, key).toMatchObject({ action: 'skip', row: 'unsafe-key' });
+      expect(unsafeKeyReason(key, 1)).toBeNull();
+      const [old] = reconcile(input({ rules: 1, remote: [remote(key, 1)] })).ops;
+      expect(old?.row).toBe('remote-new');
+    }
+  });
+
+  it('never uploads a local path under .syncjournal/, where the bucket keeps its own keys', () => {
+    const plan = reconcile(
+      input({ local: [local('.syncjournal/mine.md', 1), local('.syncjournalx/b.md', 2)] }),
+    );
+    expect(plan.ops.map((o) => [o.path, o.row, o.action])).toEqual([
+      ['.syncjournal/mine.md', 'unsafe-key', 'skip'],
+      ['.syncjournalx/b.md', 'local-new', 'upload'],
+    ]);
+    expect(plan.ops[0]!.why).toMatch(/reserved/);
+  });
+
+  it('syncs a case-only rename on a tree that ignores case (rules 2; rules 1 skipped both)', () => {
+    const renamed = {
+      caseInsensitive: true,
+      base: [base('notes.md', 1)],
+      local: [local('Notes.md', 2)],
+      remote: [remote('notes.md', 1)],
+    };
+    expect(reconcile(input(renamed)).ops.map((o) => [o.path, o.action])).toEqual([
+      ['Notes.md', 'upload'],
+      ['notes.md', 'delete-remote'],
+    ]);
+    expect(reconcile(input({ ...renamed, rules: 1 })).ops.map((o) => o.row)).toEqual([
+      'unsafe-key',
+      'unsafe-key',
+    ]);
+    // A teammate changed the old spelling meanwhile: restoring it would land on the
+    // renamed file, so that one write is skipped and reported; the rename still goes up.
+    const edited = reconcile(input({ ...renamed, remote: [remote('notes.md', 3)] }));
+    expect(edited.ops.map((o) => [o.path, o.row, o.action])).toEqual([
+      ['Notes.md', 'local-new', 'upload'],
+      ['notes.md', 'unsafe-key', 'skip'],
+    ]);
+    expect(edited.ops[1]!.why).toMatch(/differs from it only by case \(Notes\.md\)/);
+  });
+
+  it('skips downloads the local tree could not hold beside its files, and only those', () => {
+    const ci = (partial: Partial<ReconcileInput>) =>
+      reconcile(input({ caseInsensitive: true, ...partial })).ops.map((o) => [o.path, o.row]);
+    // Into a folder that exists locally under another case.
+    expect(ci({ local: [local('docs/b.md', 1)], remote: [remote('Docs/a.md', 2)] })).toEqual([
+      ['Docs/a.md', 'unsafe-key'],
+      ['docs/b.md', 'local-new'],
+    ]);
+    // Two new keys under two spellings of one folder: neither lands.
+    expect(ci({ remote: [remote('Docs/a.md', 1), remote('docs/b.md', 2)] })).toEqual([
+      ['Docs/a.md', 'unsafe-key'],
+      ['docs/b.md', 'unsafe-key'],
+    ]);
+    // A file and a key inside it, on any tree; a file where a local folder is.
+    const clash = (partial: Partial<ReconcileInput>) =>
+      reconcile(input(partial)).ops.map((o) => [o.path, o.row]);
+    expect(clash({ remote: [remote('a', 1), remote('a/b', 2)] })).toEqual([
+      ['a', 'unsafe-key'],
+      ['a/b', 'unsafe-key'],
+    ]);
+    expect(clash({ local: [local('a/x', 1)], remote: [remote('a', 2)] })).toEqual([
+      ['a', 'unsafe-key'],
+      ['a/x', 'local-new'],
+    ]);
+    // A file replaced by a folder locally: the old key is deleted, the new one uploaded.
+    expect(
+      clash({ base: [base('a', 1)], local: [local('a/b', 2)], remote: [remote('a', 1)] }),
+    ).toEqual([
+      ['a', 'local-deleted'],
+      ['a/b', 'local-new'],
+    ]);
+    // A local file deleted by the plan makes room for the folder that replaces it.
+    expect(
+      clash({ base: [base('a', 1)], local: [local('a', 1)], remote: [remote('a/b', 2)] }),
+    ).toEqual([
+      ['a', 'remote-deleted'],
+      ['a/b', 'remote-new'],
+    ]);
+  });
+
   it('derives nothing from what it could not see', () => {
     const plan = reconcile(
       input({

@@ -119,6 +119,14 @@ describe('guards and exit codes through the CLI', () => {
       'one.md',
       'two.md',
     ]);
+    // --force is about the delete limits: a script that always passes it is still stopped.
+    const forced = await a.sync('--force');
+    expect(forced.code).toBe(4);
+    expect(forced.json).toMatchObject({ blocked: { guard: 'empty-side' } });
+    const allowed = await a.sync('--allow-empty');
+    expect(allowed.code).toBe(0);
+    expect(allowed.json).toMatchObject({ status: 'in-sync', deletedRemote: 2 });
+    expect(store.keys().filter((k) => !k.startsWith('.syncjournal/'))).toEqual([]);
   });
 
   it('a listing that fails never reads as empty or as deletes (exit 1), and the next sync finishes', async () => {

@@ -17,10 +17,18 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FileStat, WalkItem } from '@syncjournal/core';
+import {
+  createSyncEngine,
+  type FileStat,
+  ManualClock,
+  MemoryJournal,
+  MemoryStore,
+  type WalkItem,
+} from '@syncjournal/core';
 import { runTreeConformance, type TreeFixture } from '@syncjournal/core/testing';
 import { memfs } from 'memfs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nodeHasher } from '../src/node-hasher.js';
 import { type NodeFs, NodeTree, type NodeTreeOptions } from '../src/node-tree.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -812,5 +820,45 @@ describe('NodeTree on memfs', () => {
       expect(inside, path).toBe(true);
     }
     expect(await fs.readdir('/home/user/elsewhere')).toEqual(['x.md']);
+  });
+});
+
+describe('the engine on a real folder', () => {
+  it('skips and reports remote keys the folder could not hold, and syncs the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'syncjournal-unsafe-'));
+    try {
+      await mkdir(join(dir, 'root'));
+      const tree = await NodeTree.open({ root: join(dir, 'root'), trashDir: join(dir, 'trash') });
+      const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
+      const store = new MemoryStore({ clock });
+      store.putText('win\\doc.txt', 'from a Windows tool');
+      store.putText('.syncjournal-tmp-abc', 'a temp name');
+      store.putText('a', 'a file');
+      store.putText('a/b', 'a file inside it');
+      store.putText('ok.txt', 'ok');
+      const engine = createSyncEngine({
+        tree,
+        store,
+        journal: new MemoryJournal({ hasher: nodeHasher, clock }),
+        hasher: nodeHasher,
+        clock,
+        pair: { id: 'p', local: join(dir, 'root'), remote: 'memory://bucket' },
+        clientId: 'c',
+      });
+      for (let run = 0; run < 2; run++) {
+        const { report } = await engine.sync();
+        // Every run before rules 2 failed on these keys, for good.
+        expect(report.status).toBe('in-sync');
+        expect(report.errors).toEqual([]);
+        expect(report.guards.find((g) => g.guard === 'unsafe-keys')).toMatchObject({
+          verdict: 'limited',
+          paths: ['.syncjournal-tmp-abc', 'a', 'a/b', 'win\\doc.txt'],
+        });
+        clock.advance(10_000);
+      }
+      expect(await readdir(join(dir, 'root'))).toEqual(['ok.txt']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -94,6 +94,7 @@ export async function replan(options: {
     remote,
     localUnknown: [],
     reserved: [...manifestByPath.keys(), ...listingByPath.keys()],
+    localElsewhere: [...manifestByPath.keys()].filter((p) => !wanted.has(p)),
     planTimeMs: options.clock.now(),
   });
   return {

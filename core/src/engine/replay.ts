@@ -81,6 +81,7 @@ function replayAt(
     caseInsensitive?: boolean;
     policy?: ConflictPolicy;
     filter?: JsonValue;
+    rules?: number;
   };
   const excluded = o.filter ? options.excludedFor?.(o.filter) : undefined;
   // An incomplete listing saw only the keys up to where it stopped; rows after that
@@ -98,6 +99,8 @@ function replayAt(
     clientId: started.clientId,
     planTimeMs: Date.parse(started.at),
     policy: o.policy ?? 'keep-both',
+    // Runs journaled before the rules had a number were planned by the first ones.
+    rules: o.rules ?? 1,
     ...(excluded ? { excluded } : {}),
   });
   const replayed = planDigest(options.hasher, plan.ops);

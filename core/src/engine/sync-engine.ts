@@ -15,6 +15,7 @@ import {
   type ConflictPolicy,
   type Plan,
   type PlanOp,
+  RECONCILE_RULES,
   type ReconcileInput,
   reconcile,
 } from '../reconcile/reconcile.js';
@@ -57,7 +58,10 @@ export interface SyncEngineOptions {
   clientId: string;
   profile?: SafetyProfile;
   maxDelete?: number;
+  /** Apply deletes above the limits (never against an emptied side: see `allowEmpty`). */
   force?: boolean;
+  /** One side was emptied on purpose: apply the deletes that carry it to the other. */
+  allowEmpty?: boolean;
   filter?: PairFilter;
   /** What to do when both sides changed a file differently (default `keep-both`). */
   policy?: ConflictPolicy;
@@ -160,9 +164,11 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
           profile,
           ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
           force: o.force ?? false,
+          ...(o.allowEmpty ? { allowEmpty: true } : {}),
           policy: o.policy ?? 'keep-both',
           filter: o.filter?.spec ?? null,
           caseInsensitive: o.tree.caseInsensitive,
+          rules: RECONCILE_RULES,
         },
         // The run's time is the plan's time (conflict copy names): journaled so a replay has it.
       },
@@ -248,6 +254,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
     profile,
     ...(o.maxDelete !== undefined ? { maxDelete: o.maxDelete } : {}),
     force: o.force ?? false,
+    allowEmpty: o.allowEmpty ?? false,
   });
   await journal.append(planEvents(run, plan, guards.verdicts, guards.blocked, o.hasher, 1));
 

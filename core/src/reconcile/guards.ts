@@ -31,8 +31,15 @@ export interface GuardInput {
    * whatever their share of the baseline. It replaces both of the profile's limits.
    */
   maxDelete?: number;
-  /** Lets deletes above the limits and against an empty side through. Never incomplete scans. */
+  /** Lets deletes above the limits through. Never an emptied side, never incomplete scans. */
   force?: boolean;
+  /**
+   * The user emptied a side on purpose: a plan that deletes, on the other side, what
+   * the emptied one held is applied, its deletes above the limits included. A separate
+   * choice from `force`, so that a run forced past the limits is still stopped by an
+   * unmounted drive.
+   */
+  allowEmpty?: boolean;
 }
 
 /** The guards' verdicts; `blocked` set means the run must apply nothing. */
@@ -83,7 +90,8 @@ export function checkGuards(input: GuardInput): GuardResult {
 
   const emptyLocal = input.scanComplete && input.localCount === 0 && deleteRemote.length > 0;
   const emptyRemote = input.listingComplete && input.remoteCount === 0 && deleteLocal.length > 0;
-  if (input.baseCount > 0 && (emptyLocal || emptyRemote) && !input.force) {
+  const emptied = input.baseCount > 0 && (emptyLocal || emptyRemote);
+  if (emptied && !input.allowEmpty) {
     const side = emptyLocal ? 'local folder' : 'remote';
     verdicts.push({
       guard: 'empty-side',
@@ -91,7 +99,7 @@ export function checkGuards(input: GuardInput): GuardResult {
       reason:
         `The ${side} is empty, but ${input.baseCount} file(s) were in sync before: an unmounted drive or a wrong ` +
         `${emptyLocal ? 'path' : 'bucket or prefix'} looks like this. Nothing was applied. ` +
-        'Check the location; if you really emptied it, sync again with --force.',
+        'Check the location; if you really emptied it, sync again with --allow-empty.',
     });
   } else {
     verdicts.push({ guard: 'empty-side', verdict: 'pass' });
@@ -106,7 +114,7 @@ export function checkGuards(input: GuardInput): GuardResult {
   const overCount = deletes > maxDelete;
   const overShare =
     userLimit === undefined && deletes >= SHARE_LIMIT_FLOOR && share > limits.maxDeleteShare;
-  if ((overCount || overShare) && !input.force) {
+  if ((overCount || overShare) && !input.force && !(emptied && input.allowEmpty)) {
     const limit =
       userLimit === undefined
         ? `the ${input.profile} limit of ${maxDelete} and ${Math.round(limits.maxDeleteShare * 100)}%`
@@ -139,7 +147,7 @@ export function checkGuards(input: GuardInput): GuardResult {
       ? {
           guard: 'unsafe-keys',
           verdict: 'limited',
-          reason: `${unsafe.length} remote key(s) cannot be safe local paths and were skipped.`,
+          reason: `${unsafe.length} path(s) cannot be synced safely here and were skipped (each plan op says why).`,
           paths: unsafe.map((o) => o.path),
         }
       : { guard: 'unsafe-keys', verdict: 'pass' },

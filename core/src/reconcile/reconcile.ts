@@ -1,7 +1,20 @@
 import type { ConflictResolution, OpAction, PlanOpPayload, SideState } from '../journal/events.js';
 import { comparePaths } from '../paths.js';
+import { RESERVED_PREFIX } from '../scan/lister.js';
 import { DECISION_TABLE, type DecisionRowId } from './decision-table.js';
 import { conflictCopyPath, unsafeKeyReason } from './safe-path.js';
+
+/**
+ * The reconciler's rules, journaled with each run (`run.started`'s options) so that an
+ * audit replays a past run by the rules it was planned with.
+ * - 1 (runs journaled without a number): remote keys unsafe by their own spelling;
+ *   on a tree that ignores case, every path sharing its case with another skipped.
+ * - 2: also remote keys with a backslash or a syncjournal temp name, and local paths
+ *   under `.syncjournal/` (the bucket keeps syncjournal's own keys there); case and
+ *   file/folder clashes judged on what the local tree would hold after the plan, so only
+ *   the local writes that could not land are skipped (a case-only rename syncs).
+ */
+export const RECONCILE_RULES = 2;
 
 /** A path's merge base. */
 export interface BaseEntry {
@@ -67,6 +80,13 @@ export interface ReconcileInput {
   reserved?: Iterable<string>;
   /** Default `keep-both`. */
   policy?: ConflictPolicy;
+  /** Which {@link RECONCILE_RULES} to plan by (default: the current ones). */
+  rules?: number;
+  /**
+   * When reconciling a subset of paths: the other paths the local tree holds, so that
+   * a write the plan makes is checked against them for clashes (rules 2).
+   */
+  localElsewhere?: Iterable<string>;
 }
 
 /** One planned operation. */
@@ -109,7 +129,8 @@ export function reconcile(input: ReconcileInput): Plan {
     for (const e of list) taken.add(e.path);
   for (const p of input.reserved ?? []) taken.add(p);
   const localHash = new Map(input.local.map((e) => [e.path, e.hash]));
-  const collisions = input.caseInsensitive ? caseCollisions(taken) : new Set<string>();
+  const rules = input.rules ?? RECONCILE_RULES;
+  const collisions = rules < 2 && input.caseInsensitive ? caseCollisions(taken) : new Set<string>();
   const localUnknown = unknownUnder(input.localUnknown);
 
   let b = 0;
@@ -141,8 +162,17 @@ export function reconcile(input: ReconcileInput): Plan {
       });
     };
 
-    if (R && !B && !L && unsafeKeyReason(path) !== null) {
-      push('unsafe-key', { why: `${DECISION_TABLE['unsafe-key'].why}: ${unsafeKeyReason(path)}` });
+    if (R && !B && !L && unsafeKeyReason(path, rules) !== null) {
+      push('unsafe-key', {
+        why: `${DECISION_TABLE['unsafe-key'].why}: ${unsafeKeyReason(path, rules)}`,
+      });
+      continue;
+    }
+    if (rules >= 2 && L && path.startsWith(RESERVED_PREFIX)) {
+      // The listing hides these keys and an upload would land among syncjournal's own.
+      push('unsafe-key', {
+        why: `this local path is reserved: the bucket keeps syncjournal's own keys under ${RESERVED_PREFIX}`,
+      });
       continue;
     }
     if (collisions.has(path)) {
@@ -186,7 +216,98 @@ export function reconcile(input: ReconcileInput): Plan {
       push(row);
     }
   }
+  if (rules >= 2) skipClashingWrites(ops, input);
   return { ops, excludedWithBase };
+}
+
+/** Rows whose op writes its path in the local tree (unless the local version is kept). */
+const LOCAL_WRITES = new Set<DecisionRowId>([
+  'remote-new',
+  'remote-changed',
+  'local-deleted-remote-changed',
+  'both-changed',
+  'both-new-different',
+]);
+
+/**
+ * Rules 2: the local writes a plan makes that the local tree could not hold beside
+ * what it keeps are skipped and reported as unsafe keys, before anything runs. Judged
+ * on the tree after the plan (its files, less the local deletes, plus every write): a
+ * path sharing its spelling but for case with another, on a tree that ignores case (the
+ * write would land on the other file, or under the other spelling of a folder); a file
+ * where a folder is; a file inside a path that is a file. Every write in a clash is
+ * skipped, so none overwrites another whichever ran first; files already there stay.
+ */
+function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
+  const writes = new Map<string, PlanOp>();
+  for (const op of ops) {
+    if (!LOCAL_WRITES.has(op.row) || op.resolution === 'keep-local') continue;
+    writes.set(op.path, op);
+    if (op.conflictPath) writes.set(op.conflictPath, op);
+  }
+  if (writes.size === 0) return;
+  const fold = input.caseInsensitive ? (p: string) => p.toLowerCase() : (p: string) => p;
+  const deleted = new Set(ops.filter((o) => o.action === 'delete-local').map((o) => o.path));
+  // Folded path → the spellings the tree would hold, for files and for folders.
+  const files = new Map<string, Set<string>>();
+  const folders = new Map<string, Set<string>>();
+  const add = (into: Map<string, Set<string>>, p: string) => {
+    const key = fold(p);
+    const spellings = into.get(key);
+    if (spellings) spellings.add(p);
+    else into.set(key, new Set([p]));
+  };
+  const hold = (p: string) => {
+    add(files, p);
+    for (const folder of foldersOf(p)) add(folders, folder);
+  };
+  for (const e of input.local) if (!deleted.has(e.path)) hold(e.path);
+  for (const p of input.localElsewhere ?? []) if (!deleted.has(p)) hold(p);
+  for (const p of writes.keys()) hold(p);
+
+  const clashes = new Map<PlanOp, string>();
+  for (const [p, op] of writes) {
+    if (clashes.has(op)) continue;
+    const key = fold(p);
+    let reason: string | undefined;
+    if (files.get(key)!.size > 1) {
+      reason = `another path differs from it only by case (${[...files.get(key)!].filter((q) => q !== p).join(', ')}), and the local folder ignores case`;
+    } else if (folders.has(key)) {
+      reason = `the local folder has, or would get, a folder at ${[...folders.get(key)!][0]}`;
+    } else {
+      for (const folder of foldersOf(p)) {
+        const spellings = folders.get(fold(folder))!;
+        if (files.has(fold(folder))) {
+          reason = `a file is, or would be, at ${[...files.get(fold(folder))!][0]}, where its folder goes`;
+          break;
+        }
+        if (spellings.size > 1) {
+          reason = `its folder ${folder} differs only by case from ${[...spellings].filter((q) => q !== folder).join(', ')}, and the local folder ignores case`;
+          break;
+        }
+      }
+    }
+    if (reason) clashes.set(op, reason);
+  }
+  for (const [op, reason] of clashes) {
+    ops[op.index] = {
+      index: op.index,
+      path: op.path,
+      action: 'skip',
+      row: 'unsafe-key',
+      why: `this path cannot be written in the local folder: ${reason}`,
+      base: op.base,
+      local: op.local,
+      remote: op.remote,
+    };
+  }
+}
+
+/** `a/b/c` → `a`, `a/b`. */
+function foldersOf(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
 }
 
 /** Which version of a file changed on both sides takes the name, under a policy. */

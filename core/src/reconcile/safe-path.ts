@@ -1,8 +1,12 @@
+/** The names syncjournal's trees give the files they write before moving them in place. */
+const TEMP_PREFIX = '.syncjournal-tmp-';
+
 /**
  * Why a remote key cannot be brought down as a local path, or `null` when it can.
- * Pure, so a replayed plan skips exactly the same keys.
+ * Pure, so a replayed plan skips exactly the same keys; `rules` is the run's
+ * reconciler rules (see `RECONCILE_RULES`): 2 added backslashes and temp names.
  */
-export function unsafeKeyReason(key: string): string | null {
+export function unsafeKeyReason(key: string, rules = 2): string | null {
   if (key.length === 0) return 'empty key';
   if (key.startsWith('/')) return 'absolute path';
   if (key.includes('\u0000')) return 'NUL character';
@@ -10,10 +14,13 @@ export function unsafeKeyReason(key: string): string | null {
   if (/[\u0001-\u001f\u007f]/.test(key)) return 'control character';
   if (key.endsWith('/')) return 'directory marker';
   if (key.length > 4096) return 'path too long';
+  if (rules >= 2 && key.includes('\\')) return 'backslash (a folder separator on Windows)';
   for (const segment of key.split('/')) {
     if (segment === '') return 'empty path segment';
     if (segment === '.' || segment === '..') return `"${segment}" segment`;
     if (utf8Length(segment) > 255) return 'name too long';
+    if (rules >= 2 && segment.startsWith(TEMP_PREFIX))
+      return `${TEMP_PREFIX}* names are syncjournal's temp files`;
   }
   return null;
 }

@@ -95,7 +95,11 @@ export function buildProgram(done: (code: number) => void): Command {
       ).choices(['safe', 'balanced', 'fast']),
     )
     .option('--max-delete <n>', 'block the run if it would delete more than n files')
-    .option('--force', 'apply deletes above the limits, or against an emptied side')
+    .option('--force', 'apply deletes above the limits (never against an emptied side)')
+    .option(
+      '--allow-empty',
+      'one side was emptied on purpose: apply the deletes that carry that to the other side (an unmounted drive or a wrong prefix looks the same, so this is never implied by --force)',
+    )
     .option(
       '--exclude <glob...>',
       'leave paths matching these gitignore-style patterns alone on both sides',

@@ -52,6 +52,7 @@ export interface EngineChoices {
   profile?: string;
   maxDelete?: number;
   force?: boolean;
+  allowEmpty?: boolean;
   conflict?: string;
   concurrency?: number;
   onProgress?: (event: ProgressEvent) => void;
@@ -122,6 +123,7 @@ export function engineFor(
     profile: (choices.profile as SafetyProfile | undefined) ?? pair.profile ?? 'balanced',
     ...(choices.maxDelete !== undefined ? { maxDelete: choices.maxDelete } : {}),
     force: choices.force ?? false,
+    allowEmpty: choices.allowEmpty ?? false,
     policy: (choices.conflict ?? pair.conflict ?? 'keep-both') as ConflictPolicy,
     ...(session.filter ? { filter: session.filter } : {}),
     ...(pair.projects ? { projects: true } : {}),

@@ -288,7 +288,7 @@ export class World {
     index: number,
     faults: readonly StoreFault[] = [],
     crash: { at: number; after: boolean } | null = null,
-    extra: { force?: boolean } = {},
+    extra: { force?: boolean; allowEmpty?: boolean } = {},
   ): Promise<{ report: RunReport; plan: PlanOp[] } | undefined> {
     const c = this.#client(index);
     const process = new SimulatedProcess(crash ?? undefined);
@@ -324,6 +324,7 @@ export class World {
       policy: c.policy,
       ...filterOf(c.filter),
       ...(extra.force ? { force: true } : {}),
+      ...(extra.allowEmpty ? { allowEmpty: true } : {}),
     });
     try {
       const result = await engine.sync();
@@ -565,7 +566,8 @@ export class World {
     await this.adapters.advance(5000);
     let result = await this.sync(i);
     // A guard that blocks needs a user's go-ahead; in the quiet phase the user gives it.
-    if (result?.report.status === 'blocked') result = await this.sync(i, [], null, { force: true });
+    if (result?.report.status === 'blocked')
+      result = await this.sync(i, [], null, { force: true, allowEmpty: true });
     if (!result) throw new Error('a quiet sync crashed');
     return result;
   }

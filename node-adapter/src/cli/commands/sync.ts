@@ -33,6 +33,7 @@ export interface SyncFlags {
   profile?: string;
   maxDelete?: string;
   force?: boolean;
+  allowEmpty?: boolean;
   exclude?: string[];
   include?: string[];
   ignoreFile?: string;
