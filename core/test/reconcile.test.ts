@@ -8,6 +8,7 @@ import {
   conflictCopyPath,
   DECISION_TABLE,
   type DecisionRowId,
+  decide,
   type LocalEntry,
   type ReconcileInput,
   type RemoteEntry,
@@ -396,6 +397,118 @@ describe('determinism', () => {
         for (const op of plan.ops) expect(op.action).not.toMatch(/^delete/);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('local writes a tree can hold (rules 2), for any sides', () => {
+  // Paths of up to three segments over names that clash by case and by nesting.
+  const pathArb = fc
+    .array(fc.constantFrom('a', 'A', 'b', 'B.md'), { minLength: 1, maxLength: 3 })
+    .map((segments) => segments.join('/'));
+  const fold = (ci: boolean) => (p: string) => (ci ? p.toLowerCase() : p);
+  const foldersOf = (p: string) =>
+    p
+      .split('/')
+      .slice(0, -1)
+      .map((_, i, all) => all.slice(0, i + 1).join('/'));
+
+  /** Why a set of files cannot all be in one tree, or null: twins by case, a file where a folder is, one folder spelt two ways. */
+  function inconsistency(paths: Iterable<string>, ci: boolean): string | null {
+    const f = fold(ci);
+    const files = new Map<string, string>();
+    const folders = new Map<string, string>();
+    for (const p of paths) {
+      const twin = files.get(f(p));
+      if (twin !== undefined && twin !== p) return `${p} and ${twin} are one file`;
+      files.set(f(p), p);
+      for (const d of foldersOf(p)) {
+        const other = folders.get(f(d));
+        if (other !== undefined && other !== d) return `folder ${d} and ${other} are one folder`;
+        folders.set(f(d), d);
+      }
+    }
+    for (const [key, p] of files) if (folders.has(key)) return `${p} is a file and a folder`;
+    return null;
+  }
+
+  /** A local tree: paths added in order while the tree can hold them. */
+  const treeArb = (ci: boolean) =>
+    fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 8 }).map((pairs) => {
+      const kept: Array<[string, number]> = [];
+      for (const [p, n] of pairs) {
+        if (inconsistency([...kept.map(([k]) => k), p], ci) === null) kept.push([p, n]);
+      }
+      return kept;
+    });
+  const sorted = <T extends { path: string }>(xs: T[]) =>
+    [...new Map(xs.map((x) => [x.path, x])).values()].sort((x, y) => comparePaths(x.path, y.path));
+  const casesArb = fc.boolean().chain((ci) =>
+    fc.record({
+      ci: fc.constant(ci),
+      local: treeArb(ci),
+      remote: fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 8 }),
+      base: fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 6 }),
+      policy: fc.constantFrom('keep-both', 'prefer-local', 'prefer-remote') as fc.Arbitrary<
+        ReconcileInput['policy']
+      >,
+    }),
+  );
+
+  it('leaves the local tree holding only what a tree can hold, and changes nothing but those writes', () => {
+    fc.assert(
+      fc.property(casesArb, ({ ci, local: l, remote: r, base: b, policy }) => {
+        const i = input({
+          caseInsensitive: ci,
+          base: sorted(b.map(([p, n]) => base(p, n))),
+          local: sorted(l.map(([p, n]) => local(p, n))),
+          remote: sorted(r.map(([p, n]) => remote(p, n))),
+          ...(policy ? { policy } : {}),
+        });
+        const plan = reconcile(i);
+        const after = new Set(i.local.map((e) => e.path));
+        for (const op of plan.ops) {
+          if (op.action === 'delete-local') after.delete(op.path);
+        }
+        for (const op of plan.ops) {
+          const writes =
+            ['download', 'conflict'].includes(op.action) &&
+            op.row !== 'local-changed-remote-deleted' &&
+            op.resolution !== 'keep-local';
+          if (writes) after.add(op.path);
+          if (op.conflictPath) after.add(op.conflictPath);
+        }
+        expect(inconsistency(after, ci)).toBeNull();
+        // Every op is its decision-table row, or skipped as unsafe.
+        const at = (list: readonly { path: string }[], p: string) => list.find((e) => e.path === p);
+        for (const op of plan.ops) {
+          if (op.row === 'unsafe-key') continue;
+          const row = decide(
+            at(i.base, op.path) as BaseEntry | undefined,
+            at(i.local, op.path) as LocalEntry | undefined,
+            at(i.remote, op.path) as RemoteEntry | undefined,
+          );
+          expect(op.row).toBe(row);
+        }
+        // Only local writes are ever skipped for a clash: uploads and remote deletes go on.
+        for (const op of plan.ops) {
+          if (op.row !== 'unsafe-key' || !op.why.includes('cannot be written in the local folder'))
+            continue;
+          const row = decide(
+            at(i.base, op.path) as BaseEntry | undefined,
+            at(i.local, op.path) as LocalEntry | undefined,
+            at(i.remote, op.path) as RemoteEntry | undefined,
+          );
+          expect([
+            'remote-new',
+            'remote-changed',
+            'local-deleted-remote-changed',
+            'both-changed',
+            'both-new-different',
+          ]).toContain(row);
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 });
