@@ -2,12 +2,14 @@ import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Journal,
+  MemoryJournal,
   type MemoryStore,
   MemoryTree,
   RECONCILE_RULES,
   replayPlan,
+  trashKeyCandidate,
 } from '../src/index.js';
-import { bucket, hashText, openTestJournal, world } from './engine-harness.js';
+import { bucket, Client, hashText, openTestJournal, world } from './engine-harness.js';
 import { sha256 } from './node-sha256.js';
 
 let journal: PostgresJournal;
@@ -350,6 +352,51 @@ describe('safety guards, end to end', () => {
     }
     expect([...w.store.objects().keys()].filter((k) => k.startsWith('.syncjournal/'))).toEqual([]);
     expect(a.text('.syncjournal/mine.md')).toBe('user data');
+  });
+});
+
+describe('the remote trash', () => {
+  it('never copies two versions to one key, also when a lost journal starts its runs again', async () => {
+    const w = world(journal);
+    const ownJournal = () => new MemoryJournal({ hasher: sha256, clock: w.clock }) as never;
+    const a = new Client(
+      'alice',
+      new MemoryTree({ clock: w.clock }),
+      w.store,
+      ownJournal(),
+      w.clock,
+      {},
+    );
+    a.write('a.md', 'a v1');
+    a.write('a.md~2', 'tilde v1');
+    await a.sync(); // run 1
+    a.write('a.md', 'a v2');
+    await a.sync(); // run 2: a v1 to .syncjournal/trash/alice/2/a.md
+    // The same client and folder with a new journal: its runs count from 1 again.
+    const again = new Client('alice', a.tree, w.store, ownJournal(), w.clock, {});
+    await again.sync(); // run 1: adopts what is identical
+    again.write('a.md', 'a v3');
+    again.write('a.md~2', 'tilde v2');
+    await again.sync(); // run 2 again: both replaced versions go to the trash at once
+    const trash = new Map(
+      [...w.store.objects()]
+        .filter(([k]) => k.startsWith('.syncjournal/trash/'))
+        .map(([k, v]) => [k, new TextDecoder().decode(v)]),
+    );
+    expect(Object.fromEntries(trash)).toEqual({
+      '.syncjournal/trash/alice/2/a.md': 'a v1',
+      '.syncjournal/trash/alice/2~2/a.md': 'a v2',
+      '.syncjournal/trash/alice/2/a.md~2': 'tilde v1',
+    });
+  });
+
+  it('candidate keys of two different paths never meet, whatever their counters', () => {
+    const paths = ['a.md', 'a.md~2', 'x/a.md', '2~2/a.md', 'a.md~3'];
+    const keys = new Set<string>();
+    for (const path of paths)
+      for (let n = 1; n <= 4; n++)
+        keys.add(trashKeyCandidate('.syncjournal/trash/', 'c', 2, path, n));
+    expect(keys.size).toBe(paths.length * 4);
   });
 });
 

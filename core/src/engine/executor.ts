@@ -414,14 +414,26 @@ async function keepRemoteVersion(
 }
 
 /**
- * A remote trash key nothing holds yet: `<prefix><client>/<run>/<path>`, with `~2`,
- * `~3`… appended when an earlier copy is there (a re-planned op, a client whose lost
- * journal started its runs from 1 again). A trash copy is never overwritten.
+ * A remote trash key nothing holds yet: `<prefix><client>/<run>/<path>`, or
+ * `<prefix><client>/<run>~2/<path>`, `~3`… when an earlier copy is there (a re-planned
+ * op, a client whose lost journal started its runs from 1 again). The counter is in the
+ * run's folder, not on the name, so no two paths ever share a candidate key: ops running
+ * at once never probe the same key, and `a.md`'s second copy is not `a.md~2`'s first.
+ * A trash copy is never overwritten.
  */
+export function trashKeyCandidate(
+  prefix: string,
+  clientId: string,
+  run: number,
+  path: string,
+  n: number,
+): string {
+  return `${prefix}${clientId}/${n === 1 ? run : `${run}~${n}`}/${path}`;
+}
+
 async function freeTrashKey(ctx: ExecutionContext, path: string): Promise<string> {
-  const base = `${ctx.remoteTrashPrefix}${ctx.clientId}/${ctx.run}/${path}`;
   for (let n = 1; ; n++) {
-    const key = n === 1 ? base : `${base}~${n}`;
+    const key = trashKeyCandidate(ctx.remoteTrashPrefix, ctx.clientId, ctx.run, path, n);
     if (!(await ctx.store.head(key))) return key;
   }
 }

@@ -248,18 +248,12 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
   if (writes.size === 0) return;
   const fold = input.caseInsensitive ? (p: string) => p.toLowerCase() : (p: string) => p;
   const deleted = new Set(ops.filter((o) => o.action === 'delete-local').map((o) => o.path));
-  // Folded path → the spellings the tree would hold, for files and for folders.
-  const files = new Map<string, Set<string>>();
-  const folders = new Map<string, Set<string>>();
-  const add = (into: Map<string, Set<string>>, p: string) => {
-    const key = fold(p);
-    const spellings = into.get(key);
-    if (spellings) spellings.add(p);
-    else into.set(key, new Set([p]));
-  };
+  // The spellings the tree would hold, by folded path, for files and for folders.
+  const files = new Spellings(fold);
+  const folders = new Spellings(fold);
   const hold = (p: string) => {
-    add(files, p);
-    for (const folder of foldersOf(p)) add(folders, folder);
+    files.add(p);
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) folders.add(p.slice(0, i));
   };
   for (const e of input.local) if (!deleted.has(e.path)) hold(e.path);
   for (const p of input.localElsewhere ?? []) if (!deleted.has(p)) hold(p);
@@ -268,21 +262,21 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
   const clashes = new Map<PlanOp, string>();
   for (const [p, op] of writes) {
     if (clashes.has(op)) continue;
-    const key = fold(p);
     let reason: string | undefined;
-    if (files.get(key)!.size > 1) {
-      reason = `another path differs from it only by case (${[...files.get(key)!].filter((q) => q !== p).join(', ')}), and the local folder ignores case`;
-    } else if (folders.has(key)) {
-      reason = `the local folder has, or would get, a folder at ${[...folders.get(key)!][0]}`;
+    const twins = files.others(p);
+    if (twins.length > 0) {
+      reason = `another path differs from it only by case (${twins.join(', ')}), and the local folder ignores case`;
+    } else if (folders.has(p)) {
+      reason = `the local folder has, or would get, a folder at ${folders.first(p)}`;
     } else {
       for (const folder of foldersOf(p)) {
-        const spellings = folders.get(fold(folder))!;
-        if (files.has(fold(folder))) {
-          reason = `a file is, or would be, at ${[...files.get(fold(folder))!][0]}, where its folder goes`;
+        if (files.has(folder)) {
+          reason = `a file is, or would be, at ${files.first(folder)}, where its folder goes`;
           break;
         }
-        if (spellings.size > 1) {
-          reason = `its folder ${folder} differs only by case from ${[...spellings].filter((q) => q !== folder).join(', ')}, and the local folder ignores case`;
+        const spellings = folders.others(folder);
+        if (spellings.length > 0) {
+          reason = `its folder ${folder} differs only by case from ${spellings.join(', ')}, and the local folder ignores case`;
           break;
         }
       }
@@ -300,6 +294,42 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
       local: op.local,
       remote: op.remote,
     };
+  }
+}
+
+/**
+ * Paths by their folded form, keeping each spelling seen: the first as a string (a
+ * 100k-file tree allocates nothing more), any other in a list.
+ */
+class Spellings {
+  readonly #first = new Map<string, string>();
+  readonly #more = new Map<string, string[]>();
+  constructor(readonly fold: (path: string) => string) {}
+
+  add(path: string): void {
+    const key = this.fold(path);
+    const first = this.#first.get(key);
+    if (first === undefined) this.#first.set(key, path);
+    else if (first !== path) {
+      const more = this.#more.get(key);
+      if (!more) this.#more.set(key, [path]);
+      else if (!more.includes(path)) more.push(path);
+    }
+  }
+
+  has(path: string): boolean {
+    return this.#first.has(this.fold(path));
+  }
+
+  first(path: string): string | undefined {
+    return this.#first.get(this.fold(path));
+  }
+
+  /** The spellings held for `path`'s folded form other than `path` itself. */
+  others(path: string): string[] {
+    const key = this.fold(path);
+    const all = [this.#first.get(key), ...(this.#more.get(key) ?? [])];
+    return all.filter((q): q is string => q !== undefined && q !== path);
   }
 }
 
