@@ -339,7 +339,7 @@ export class NodeTree implements LocalTree {
     }
     const created = await this.#ensureDirs(parentOf(path));
     let temp: string | undefined;
-    let kept: { location: string; abs: string } | undefined;
+    let kept: { location: string; abs: string; copied: boolean } | undefined;
     try {
       const opened = await this.#openTemp(path, created);
       temp = opened.temp;
@@ -349,7 +349,12 @@ export class NodeTree implements LocalTree {
       }
       const current = await this.#checkExpect(path, abs, options.expect);
       if (current?.isDirectory()) throw errnoError('EISDIR', `${path} is a directory`);
-      if (options.keepPrevious && current?.isFile()) kept = await this.#keep(path, abs, current);
+      if (options.keepPrevious && current?.isFile()) {
+        kept = await this.#keep(path, abs, current);
+        // A copy takes as long as the file is big: a save that landed meanwhile is newer
+        // than what was checked, and the rename would replace it with nothing keeping it.
+        if (kept.copied) await this.#stillAsChecked(path, abs, current);
+      }
       if (options.expect === null) await this.#linkNoClobber(temp, abs, path);
       else await this.#fs.rename(temp, abs);
       temp = undefined;
@@ -752,23 +757,43 @@ export class NodeTree implements LocalTree {
     }
   }
 
-  /** Keeps the file about to be replaced: a hard link (the target never goes missing) or a copy. */
+  /**
+   * Keeps the file about to be replaced: a hard link (the target never goes missing) or,
+   * where links fail (a trash on another device, a filesystem without them), a copy.
+   */
   async #keep(
     path: string,
     abs: string,
     current: NodeFsStats,
-  ): Promise<{ location: string; abs: string }> {
+  ): Promise<{ location: string; abs: string; copied: boolean }> {
     const slot = await this.#allocate(path);
     try {
       await this.#fs.link(abs, slot.abs);
+      return { ...slot, copied: false };
     } catch (error) {
       if (!isErrno(error, ...LINK_UNSUPPORTED)) {
         await this.#removeTrashDirs(slot.location);
         throw error;
       }
-      await copyPreserving(this.#fs, abs, slot.abs, current);
     }
-    return slot;
+    try {
+      await copyPreserving(this.#fs, abs, slot.abs, current);
+    } catch (error) {
+      await this.#discardTrashed(slot);
+      throw error;
+    }
+    return { ...slot, copied: true };
+  }
+
+  /** Throws `precondition-failed` unless `path` is still the file `checked` described. */
+  async #stillAsChecked(path: string, abs: string, checked: NodeFsStats): Promise<void> {
+    const now = await lstatOrUndefined(this.#fs, abs);
+    if (now && sameInode(now, checked) && sameStat(fileStatOf(now), fileStatOf(checked))) return;
+    throw new PreconditionFailedError(
+      'local',
+      path,
+      'it changed while its previous version was copied to the trash',
+    );
   }
 
   async #discardTrashed(slot: { location: string; abs: string }): Promise<void> {

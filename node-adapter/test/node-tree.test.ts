@@ -8,6 +8,7 @@ import {
   mkdtemp,
   readdir,
   readFile,
+  rename,
   rm,
   stat,
   symlink,
@@ -434,6 +435,30 @@ describe('NodeTree safety on disk', () => {
     expect(await readText(tree, 'note.md')).toBe('new');
     expect(await readdir(f.trash)).toEqual([]);
     expect((await readdir(f.root)).sort()).toEqual(['kept', 'note.md']);
+  });
+
+  it('keepPrevious by copy: a save that lands during the copy is kept, never replaced', async () => {
+    await f.tree.write('note.md', utf8('old'));
+    const scanned = await f.tree.stat('note.md');
+    const { fs } = wrapFs(nodeFs, {
+      link: async () => {
+        throw errno('EXDEV');
+      },
+      copyFile: async (_args, call) => {
+        const copied = await call();
+        // The user's editor saves meanwhile (a new file renamed over the old one).
+        await writeFile(join(f.root, '.save.tmp'), 'saved in the editor');
+        await rename(join(f.root, '.save.tmp'), join(f.root, 'note.md'));
+        return copied;
+      },
+    });
+    const tree = new NodeTree({ root: f.root, trashDir: f.trash, fs });
+    await expect(
+      tree.write('note.md', utf8('from the bucket'), { expect: scanned, keepPrevious: true }),
+    ).rejects.toMatchObject({ code: 'precondition-failed' });
+    expect(await readText(tree, 'note.md')).toBe('saved in the editor');
+    expect(await readdir(f.trash)).toEqual([]);
+    expect((await readdir(f.root)).sort()).toEqual(['note.md']);
   });
 
   it('recreates a parent that a concurrent trash removed just before the write', async () => {
