@@ -296,7 +296,8 @@ describe('safety guards, end to end', () => {
     });
   });
 
-  it('a case-only rename on a tree that ignores case reaches the bucket and the teammate', async () => {
+  /** A Mac (a tree that ignores case) and a Linux teammate in sync on notes.md; the Mac renames it Notes.md. */
+  async function caseOnlyRename() {
     const w = world(journal);
     const mac = w.client('mac');
     mac.tree = new MemoryTree({ clock: w.clock, caseInsensitive: true });
@@ -306,6 +307,11 @@ describe('safety guards, end to end', () => {
     await linux.sync();
     mac.tree.remove('notes.md');
     mac.write('Notes.md', 'v2 on the mac');
+    return { w, mac, linux };
+  }
+
+  it('a case-only rename on a tree that ignores case reaches the bucket and the teammate', async () => {
+    const { w, mac, linux } = await caseOnlyRename();
     const renamed = await mac.sync();
     expect(renamed.report).toMatchObject({ status: 'in-sync', uploaded: 1, deletedRemote: 1 });
     expect(bucket(w.store)).toEqual({ 'Notes.md': 'v2 on the mac' });
@@ -314,15 +320,7 @@ describe('safety guards, end to end', () => {
   });
 
   it('a teammate edit of the old spelling is kept and reported, never written over the renamed file', async () => {
-    const w = world(journal);
-    const mac = w.client('mac');
-    mac.tree = new MemoryTree({ clock: w.clock, caseInsensitive: true });
-    const linux = w.client('linux');
-    mac.write('notes.md', 'v1');
-    await mac.sync();
-    await linux.sync();
-    mac.tree.remove('notes.md');
-    mac.write('Notes.md', 'v2 on the mac');
+    const { w, mac, linux } = await caseOnlyRename();
     linux.write('notes.md', 'v3 on linux');
     await linux.sync();
     const { report } = await mac.sync();
