@@ -110,6 +110,26 @@ describe('restoreVersion', () => {
   });
 });
 
+describe('restoreVersion of what a failed op kept', () => {
+  it('finds the remote trash copy an upload made before its put failed', async () => {
+    const { a, store } = twoClients();
+    a.tree.writeText('n.md', 'one');
+    await a.sync();
+    a.tree.writeText('n.md', 'two');
+    store.failNextPut({ key: 'n.md' });
+    const failed = await a.sync();
+    expect(failed.report.status).toBe('failed');
+    const timeline = await pathTimeline(a.journal, a.pair.id, 'n.md');
+    const fail = timeline.find((e) => e.kind === 'op.failed')!;
+    expect(fail).toMatchObject({ restorable: true });
+    expect(fail.text).toMatch(/kept before it failed at \.syncjournal\/trash\/a\/\d+\/n\.md/);
+    const restored = await restoreVersion(a.ctx, 'n.md');
+    expect(restored.from).toMatchObject({ side: 'remote', trash: expect.stringContaining('n.md') });
+    expect(a.tree.readText(restored.to)).toBe('one');
+    expect(a.tree.readText('n.md')).toBe('two');
+  });
+});
+
 describe('pathTimeline', () => {
   it("tells a path's story: which client's run, what kind of run, what happened, what can be restored", async () => {
     const { b } = await conflicted();

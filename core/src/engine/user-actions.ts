@@ -109,12 +109,13 @@ export async function restoreVersion(
 ): Promise<Restored> {
   const { pruned } = await remoteTrashOf(ctx.journal, ctx.pair.id);
   const candidates = (
-    await ctx.journal.events({ pairId: ctx.pair.id, path, kinds: ['op.applied'] })
+    await ctx.journal.events({ pairId: ctx.pair.id, path, kinds: ['op.applied', 'op.failed'] })
   )
     .flatMap((e) => {
-      const p = e.payload as OpAppliedPayload;
+      // An op that failed says what it had already kept (a remote trash copy).
+      const p = e.payload as OpAppliedPayload & { kept?: TombstonePayload[] };
       return (
-        [p.tombstone, p.replaced]
+        [p.tombstone, p.replaced, ...(p.kept ?? [])]
           .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
           // A remote trash copy that retention pruned is gone; the journal says so.
           .filter((k) => !(k.trash && k.side === 'remote' && pruned.has(k.trash)))

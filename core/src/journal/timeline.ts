@@ -51,7 +51,7 @@ export async function pathTimeline(
     at: e.at,
     kind: e.kind,
     text: describeEvent(e),
-    restorable: e.kind === 'op.applied' && keptSomewhere(e.payload),
+    restorable: (e.kind === 'op.applied' || e.kind === 'op.failed') && keptSomewhere(e.payload),
   }));
 }
 
@@ -80,8 +80,11 @@ export function describeEvent(e: JournalEvent): string {
       if (a.replaced) parts.push(`replaced version kept at ${where(a.replaced)}`);
       return parts.join('; ');
     }
-    case 'op.failed':
-      return `failed: ${(p.error as { message?: string })?.message ?? ''}`;
+    case 'op.failed': {
+      const kept = (p.kept as TombstonePayload[] | undefined) ?? [];
+      const keptAt = kept.map((k) => `; kept before it failed at ${where(k)}`).join('');
+      return `failed: ${(p.error as { message?: string })?.message ?? ''}${keptAt}`;
+    }
     case 'op.skipped':
       return `skipped: ${p.reason ?? ''}`;
     case 'conflict.recorded':
@@ -95,8 +98,10 @@ export function describeEvent(e: JournalEvent): string {
   }
 }
 
-function keptSomewhere(p: OpAppliedPayload): boolean {
-  return [p.tombstone, p.replaced].some((k) => !!k && (!!k.trash || !!k.versionId));
+function keptSomewhere(p: OpAppliedPayload & { kept?: TombstonePayload[] }): boolean {
+  return [p.tombstone, p.replaced, ...(p.kept ?? [])].some(
+    (k) => !!k && (!!k.trash || !!k.versionId),
+  );
 }
 
 const short = (h: unknown) => (typeof h === 'string' ? `${h.slice(0, 10)}…` : '—');
