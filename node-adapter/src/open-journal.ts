@@ -19,6 +19,33 @@ import { uniqueName } from './unique-name.js';
 export interface OpenJournalOptions {
   hasher?: Hasher;
   clock?: Clock;
+  /**
+   * A data directory's lock (`<dir>.lock`) that the caller already holds, from
+   * {@link lockJournalDir}: the journal opens under it and leaves it held when it
+   * closes (a restore keeps it across closing, replacing and reopening the directory).
+   */
+  heldLock?: PidLock;
+}
+
+/**
+ * Takes a data directory's lock for the caller to hold across several openings of the
+ * journal (see {@link OpenJournalOptions.heldLock}); `JournalLockedError` while another
+ * process has it. Release it when done.
+ */
+export async function lockJournalDir(dir: string, purpose: string): Promise<PidLock> {
+  try {
+    return await PidLock.acquire(`${dir}.lock`, purpose);
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      throw new JournalLockedError({
+        location: dir,
+        holderPid: error.holder.pid,
+        holderHost: error.holder.host,
+        since: error.holder.since,
+      });
+    }
+    throw error;
+  }
 }
 
 /**
@@ -37,29 +64,17 @@ export async function openJournal(
   if (location === 'memory://') return openPGliteJournal({ ...base, dataDir: 'memory://' });
   if (/^postgres(ql)?:\/\//.test(location)) return openServerJournal(location, base);
   const dir = location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
-  return openDataDirJournal(dir, base);
+  return openDataDirJournal(dir, base, options.heldLock);
 }
 
 async function openDataDirJournal(
   dir: string,
   options: { hasher: Hasher; clock?: Clock },
+  heldLock: PidLock | undefined,
 ): Promise<PostgresJournal> {
   await refuseForeignDirectory(dir);
   await mkdir(dirname(dir), { recursive: true });
-  let lock: PidLock;
-  try {
-    lock = await PidLock.acquire(`${dir}.lock`, `The journal at ${dir}`);
-  } catch (error) {
-    if (error instanceof LockHeldError) {
-      throw new JournalLockedError({
-        location: dir,
-        holderPid: error.holder.pid,
-        holderHost: error.holder.host,
-        since: error.holder.since,
-      });
-    }
-    throw error;
-  }
+  const lock = heldLock ?? (await lockJournalDir(dir, `The journal at ${dir}`));
   const fresh = await isFresh(dir);
   const projectionCache = folderProjectionCache(`${dir}.cache`);
   return openPGliteJournal({
@@ -69,7 +84,7 @@ async function openDataDirJournal(
     fresh,
     ...(fresh ? { templates: cachedTemplates(dir) } : {}),
     ...(projectionCache ? { projectionCache } : {}),
-    onClose: () => lock.release(),
+    onClose: () => (heldLock ? undefined : lock.release()),
   });
 }
 

@@ -111,6 +111,38 @@ describe('journal backups in the bucket (CLI)', () => {
     await s.write(`${carol.dir}/gone.md`, 'g');
     expect((await carol.sync()).json).toMatchObject({ uploaded: 1, deletedLocal: 0 });
   });
+
+  it('a sync started while a restore runs waits for it, and its run is never wiped', async () => {
+    const alice = client('alice');
+    await s.write(`${alice.dir}/a.md`, 'one');
+    expect((await alice.sync('--client-id', 'alice', '--backup-journal')).code).toBe(0);
+    // A new host: an empty journal, then a restore, and a scheduled sync meanwhile.
+    await rm(alice.state, { recursive: true });
+    expect((await client('alice', { SYNCJOURNAL_CLIENT_ID: 'alice' }).run('status')).code).toBe(0);
+    const restoring = alice.run('journal', 'restore', '--from', s.path('bucket'));
+    const staging = async () =>
+      (await readdir(alice.state).catch(() => [])).some((f) => f.startsWith('journal.restoring-'));
+    // The restore makes its staging journal once it holds the journal's lock.
+    for (let i = 0; i < 6000 && !(await staging()); i++) await new Promise((r) => setTimeout(r, 5));
+    await s.write(`${alice.dir}/b.md`, 'two');
+    let synced = await alice.sync();
+    const attempts = [synced.code];
+    // Exit 5 while the restore holds the journal; then the sync runs on the restored one.
+    while (synced.code === 5 && attempts.length < 60) {
+      await new Promise((r) => setTimeout(r, 100));
+      synced = await alice.sync();
+      attempts.push(synced.code);
+    }
+    expect((await restoring).code).toBe(0);
+    expect(synced.code).toBe(0);
+    const runs = ((await alice.run('history')).json.runs as Array<{ run: number }>).map(
+      (r) => r.run,
+    );
+    expect(runs).toContain(synced.json.run);
+    expect(Object.keys(await s.tree(s.path('bucket'))).filter((k) => !k.startsWith('.'))).toEqual(
+      expect.arrayContaining(['a.md', 'b.md']),
+    );
+  });
 });
 
 describe('journal backups on an S3 server (CLI)', () => {

@@ -7,6 +7,7 @@ import {
   backupJournal,
   type Journal,
   type JournalBackupResult,
+  JournalLockedError,
   listJournalBackups,
   type ObjectStore,
   readJournalBackup,
@@ -14,11 +15,11 @@ import {
   SyncJournalError,
 } from '@syncjournal/core';
 import { nodeHasher } from '../node-hasher.js';
-import { openJournal } from '../open-journal.js';
+import { lockJournalDir, openJournal } from '../open-journal.js';
 import { EXIT } from './exit-codes.js';
 import { normalizeRemote, openRemote, UsageError } from './open-pair.js';
 import type { Output } from './output.js';
-import { openStateJournal } from './session.js';
+import { openStateJournal, PairLockedError } from './session.js';
 import { type PairConfig, type StateConfig, StateDir } from './state-dir.js';
 
 /** Backups are gzipped NDJSON: events compress about tenfold. */
@@ -151,45 +152,61 @@ export async function restoreFromBackup(
     );
   }
   const backup = await readJournalBackup(store, key, nodeHasher, gzipCodec);
-  if (await exists(state.journalDir)) {
-    const current = await openStateJournal(state);
+  // The journal's lock is held from the emptiness check to the verify after the move: a
+  // sync starting meanwhile waits for it (exit 5), and cannot write into a journal that
+  // is then replaced.
+  const lock = await lockJournalDir(
+    state.journalDir,
+    `Restoring the journal at ${state.journalDir}`,
+  ).catch((error: unknown) => {
+    if (error instanceof JournalLockedError) throw new PairLockedError(error.message);
+    throw error;
+  });
+  let result: { events: number; head: { seq: number; hash: string } };
+  try {
+    if (await exists(state.journalDir)) {
+      const current = await openJournal(state.journalDir, { heldLock: lock });
+      try {
+        if ((await current.events({ limit: 1 })).length > 0) {
+          throw new SyncJournalError(
+            'journal-not-empty',
+            `The journal in ${state.root} already holds events; a backup is only restored into an empty one. Nothing was changed. Move the state dir aside (or use another --state-dir) to restore.`,
+          );
+        }
+      } finally {
+        await current.close();
+      }
+    }
+    const staging = `${state.journalDir}.restoring-${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    const journal = await openJournal(staging);
     try {
-      if ((await current.events({ limit: 1 })).length > 0) {
+      result = await replayJournalBackup(journal, backup);
+    } catch (error) {
+      await journal.close();
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+    await journal.close();
+    await rm(state.journalDir, { recursive: true, force: true });
+    await rename(staging, state.journalDir);
+    const after = await openJournal(state.journalDir, { heldLock: lock });
+    try {
+      const verdict = await after.verify();
+      if (!verdict.ok || verdict.head.hash !== result.head.hash) {
         throw new SyncJournalError(
-          'journal-not-empty',
-          `The journal in ${state.root} already holds events; a backup is only restored into an empty one. Nothing was changed. Move the state dir aside (or use another --state-dir) to restore.`,
+          'journal-restore-failed',
+          `The restored journal in ${state.journalDir} does not verify after the move; do not sync with it. Move it aside and restore again.`,
         );
       }
     } finally {
-      await current.close();
-    }
-  }
-  const staging = `${state.journalDir}.restoring-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  const journal = await openJournal(staging);
-  let result: { events: number; head: { seq: number; hash: string } };
-  try {
-    result = await replayJournalBackup(journal, backup);
-  } catch (error) {
-    await journal.close();
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
-  await journal.close();
-  await rm(state.journalDir, { recursive: true, force: true });
-  await rename(staging, state.journalDir);
-  const after = await openStateJournal(state);
-  try {
-    const verdict = await after.verify();
-    if (!verdict.ok || verdict.head.hash !== result.head.hash) {
-      throw new SyncJournalError(
-        'journal-restore-failed',
-        `The restored journal in ${state.journalDir} does not verify after the move; do not sync with it. Move it aside and restore again.`,
-      );
+      await after.close();
     }
   } finally {
-    await after.close();
+    await lock.release();
   }
+  // Pairs a command remembered meanwhile stay: merge into the config as it is now.
+  await state.reload();
   const pairs = mergePairs(
     state,
     (backup.header.state as BackupState | undefined)?.config.pairs ?? [],

@@ -92,6 +92,12 @@ export class StateDir {
     return state;
   }
 
+  /** Reads config.json again (another command may have remembered a pair meanwhile). */
+  async reload(): Promise<void> {
+    const fresh = await StateDir.open(this.root);
+    this.config = fresh.config;
+  }
+
   get journalDir(): string {
     return join(this.root, 'journal');
   }
