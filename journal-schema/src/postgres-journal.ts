@@ -316,16 +316,62 @@ export class PostgresJournal implements Journal {
 
   async verify(): Promise<VerifyResult> {
     const db = this.#open();
-    const verifier = new ChainVerifier(this.#hasher);
-    await forEachEventPage(db, (page) => {
-      for (const event of page) verifier.push(event);
-      return verifier.ok;
-    });
+    // The head first, then the chain up to it: events another client appends meanwhile
+    // (a shared journal) come after the head read and are not part of this check.
     const head = await db
       .selectFrom('journal_head')
       .select(['seq', 'hash'])
       .executeTakeFirstOrThrow();
-    return verifier.finish({ seq: Number(head.seq), hash: head.hash });
+    const through = Number(head.seq);
+    // Numbering starts at 1: a row below it is no event the journal appended (the
+    // chain walk starts after 0 and would not see it), yet reads would show it.
+    const stray = await db
+      .selectFrom('events')
+      .select(['seq'])
+      .where('seq', '<', 1)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    if (stray) {
+      return {
+        ok: false,
+        events: 0,
+        firstBad: {
+          seq: Number(stray.seq),
+          reason: 'bad-seq',
+          detail: `event ${stray.seq} is numbered below 1: the journal never appended it`,
+        },
+      };
+    }
+    const verifier = new ChainVerifier(this.#hasher);
+    await forEachEventPage(
+      db,
+      (page) => {
+        for (const event of page) verifier.push(event);
+        return verifier.ok;
+      },
+      through,
+    );
+    const verdict = verifier.finish({ seq: through, hash: head.hash });
+    if (!verdict.ok) return verdict;
+    // Rows past the head that no append accounts for (an append moves the head in the
+    // same transaction as its rows, so one statement sees both or neither).
+    const { rows } = await sql<{ head: string; last: string | null }>`
+      select (select seq from journal_head) as head, (select max(seq) from events) as last
+    `.execute(db);
+    const now = rows[0]!;
+    if (now.last !== null && Number(now.last) > Number(now.head)) {
+      return {
+        ok: false,
+        events: verdict.events,
+        firstBad: {
+          seq: Number(now.head) + 1,
+          reason: 'head-mismatch',
+          detail: `events run to ${now.last} but the journal head is event ${now.head}: events were added outside the journal`,
+        },
+      };
+    }
+    return verdict;
   }
 
   async rebuild(): Promise<RebuildResult> {
@@ -519,10 +565,12 @@ function eventFromSql(row: Record<string, unknown>): JournalEvent {
 async function forEachEventPage(
   db: Kysely<JournalDatabase>,
   visit: (page: JournalEvent[]) => boolean,
+  through?: number,
 ): Promise<void> {
   let after = 0;
   for (;;) {
-    const page = await readEventPage(db, after, PAGE);
+    let page = await readEventPage(db, after, PAGE);
+    if (through !== undefined) page = page.filter((e) => e.seq <= through);
     if (page.length === 0) return;
     if (!visit(page) || page.length < PAGE) return;
     after = page[page.length - 1]!.seq;

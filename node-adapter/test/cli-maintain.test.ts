@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openJournal } from '../src/open-journal.js';
 import { cli, scratch } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
@@ -46,6 +48,31 @@ describe('after the fact', () => {
     expect(kinds).toContain('conflict.recorded');
     const human = await cli(['--state-dir', b.state, 'log', 'n.md']);
     expect(human.stdout).toMatch(/conflict \(both-changed\)/);
+  });
+
+  it('journal rebuild exits 1 when the tables did not match their events; audit of a run that is not there fails', async () => {
+    const { a } = clients();
+    await s.write(`${a.dir}/n.md`, 'v1');
+    expect((await a.sync()).code).toBe(0);
+    // A baseline row no event accounts for (a bad disk, a hand edit): it would drive deletes.
+    const journal = await openJournal(`${a.state}/journal`);
+    await sql`insert into baseline (pair_id, path, hash, size, etag, version_id, run)
+              select pair_id, 'z.md', hash, size, etag, version_id, run from baseline limit 1`.execute(
+      journal.db,
+    );
+    await journal.close();
+    const repaired = await a.run('journal', 'rebuild');
+    expect(repaired.code).toBe(1);
+    expect(repaired.json).toMatchObject({
+      matched: false,
+      tables: { baseline: { matched: false } },
+    });
+    const again = await a.run('journal', 'rebuild');
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ matched: true });
+    const missing = await a.run('audit', '999');
+    expect(missing.code).toBe(1);
+    expect(missing.json).toMatchObject({ error: { code: 'not-found' } });
   });
 
   it('restores a deleted file from the local trash and an overwritten one from the remote trash', async () => {

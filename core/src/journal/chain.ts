@@ -53,7 +53,9 @@ export type ChainBreak =
   /** A sequence number is missing: the event with that `seq` was deleted. */
   | 'missing-event'
   /** The chain does not end at the recorded head: the last events were deleted or added outside the journal. */
-  | 'head-mismatch';
+  | 'head-mismatch'
+  /** An event numbered below 1, which the journal never appends: added outside it. */
+  | 'bad-seq';
 
 /** The outcome of walking the hash chain. */
 export type VerifyResult =

@@ -219,6 +219,51 @@ export function runJournalTests(name: string, setup: JournalTestSetup): void {
         });
       });
 
+      it('notices an event inserted outside the chain, below it or past its head', async () => {
+        await syncRun();
+        const [first] = await journal.events({ limit: 1 });
+        const copy = (seq: number) =>
+          tamper(
+            `insert into events (seq, run, at, kind, path, payload, prev_hash, hash) select ${seq}, run, at, kind, path, payload, prev_hash, hash from events where seq = ${first!.seq}`,
+          );
+        await copy(0);
+        expect(await journal.verify()).toMatchObject({
+          ok: false,
+          firstBad: { seq: 0, reason: 'bad-seq' },
+        });
+        await tamper('delete from events where seq = 0');
+        expect(await journal.verify()).toMatchObject({ ok: true });
+        const last = await count();
+        await copy(last + 1);
+        expect(await journal.verify()).toMatchObject({
+          ok: false,
+          firstBad: { seq: last + 1, reason: 'head-mismatch' },
+        });
+      });
+
+      it('verifies while appends land: what they add after its start is not a break', async () => {
+        await syncRun();
+        const run = await journal.startRun({
+          pairId: 'p-concurrent',
+          clientId: 'c',
+          mode: 'sync',
+          local: '/l',
+          remote: 'file:///r',
+        });
+        let n = 0;
+        const scan = () => ({
+          kind: 'scan.added' as const,
+          run,
+          path: `f${n++}`,
+          payload: scanEntry(1),
+        });
+        await journal.append(Array.from({ length: 1500 }, scan));
+        for (let i = 0; i < 3; i++) {
+          const [verdict] = await Promise.all([journal.verify(), journal.append([scan()])]);
+          expect(verdict.ok).toBe(true);
+        }
+      });
+
       it('names the event after one forged with a recomputed hash', async () => {
         await syncRun();
         // A careful forger rewrites event 4 and its hash; event 5 still links to the original.

@@ -21,7 +21,7 @@ export function cliReference(): string {
     '| code | meaning |',
     '|---|---|',
     '| 0 | in sync |',
-    '| 1 | any other failure (an operation failed, a folder or listing page could not be read) |',
+    '| 1 | any other failure (an operation failed, a folder or listing page could not be read); for `journal verify`, `audit` and `journal rebuild`, a finding (a broken chain, a plan that does not replay, tables that did not match their events, even once repaired) |',
     '| 2 | usage error |',
     '| 3 | finished with conflicts (both versions kept) |',
     '| 4 | blocked by a safety guard (nothing applied) |',

@@ -238,7 +238,8 @@ export async function journalCommand(
             output.out(`  ${table}: ${t.rowsBefore} rows before, ${t.rowsAfter} after`);
         }
       }
-      return EXIT.inSync;
+      // Tables that did not match their events are a finding, even repaired: exit 1.
+      return result.matched ? EXIT.inSync : EXIT.failed;
     }
     if (action === 'export') {
       // One event per line (NDJSON), paged so a long journal never sits in memory.

@@ -8,6 +8,7 @@ import {
   restoreFromSnapshot,
   restoreVersion,
   runSnapshots,
+  SyncJournalError,
   type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
@@ -36,6 +37,12 @@ export async function auditCommand(
       : (await journal.runs()).map((r) => r.run).sort((a, b) => a - b);
     if (run && !Number.isInteger(runs[0]))
       throw new UsageError(`A run is a positive number, not "${run}".`);
+    if (run && !events.some((e) => e.kind === 'run.started' && e.run === runs[0])) {
+      throw new SyncJournalError(
+        'not-found',
+        `There is no run ${run} in this journal. Nothing was checked; syncjournal history lists the runs.`,
+      );
+    }
     const results = [];
     for (const n of runs) {
       const replay = replayPlan(events, n, {
