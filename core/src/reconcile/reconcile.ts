@@ -255,8 +255,41 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
     files.add(p);
     for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) folders.add(p.slice(0, i));
   };
-  for (const e of input.local) if (!deleted.has(e.path)) hold(e.path);
-  for (const p of input.localElsewhere ?? []) if (!deleted.has(p)) hold(p);
+  // Only some paths can clash with a write: one that is the write or one of its folders,
+  // one inside the write, and (ignoring case) one inside a spelling of its folders. The
+  // rest of a large tree is passed over without being kept.
+  const written = new Set<string>();
+  const near = new Set<string>();
+  for (const p of writes.keys()) {
+    const key = fold(p);
+    written.add(key);
+    near.add(key);
+    for (const folder of foldersOf(key)) near.add(folder);
+  }
+  const inside = input.caseInsensitive ? near : written;
+  const isNear = (p: string) => {
+    const key = fold(p);
+    if (near.has(key)) return true;
+    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1))
+      if (inside.has(key.slice(0, i))) return true;
+    return false;
+  };
+  if (input.caseInsensitive) {
+    for (const e of input.local) if (!deleted.has(e.path) && isNear(e.path)) hold(e.path);
+  } else {
+    // The same, without touching every path: the files at a write or its folders, and
+    // the sorted range of files inside each write.
+    for (const e of input.local) if (near.has(e.path) && !deleted.has(e.path)) hold(e.path);
+    for (const w of written) {
+      const prefix = `${w}/`;
+      for (let i = lowerBound(input.local, prefix); i < input.local.length; i++) {
+        const path = input.local[i]!.path;
+        if (!path.startsWith(prefix)) break;
+        if (!deleted.has(path)) hold(path);
+      }
+    }
+  }
+  for (const p of input.localElsewhere ?? []) if (!deleted.has(p) && isNear(p)) hold(p);
   for (const p of writes.keys()) hold(p);
 
   const clashes = new Map<PlanOp, string>();
@@ -331,6 +364,18 @@ class Spellings {
     const all = [this.#first.get(key), ...(this.#more.get(key) ?? [])];
     return all.filter((q): q is string => q !== undefined && q !== path);
   }
+}
+
+/** The first index of `list` (sorted by {@link comparePaths}) whose path is not before `path`. */
+function lowerBound(list: readonly { path: string }[], path: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePaths(list[mid]!.path, path) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** `a/b/c` → `a`, `a/b`. */
