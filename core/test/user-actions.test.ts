@@ -130,6 +130,30 @@ describe('restoreVersion of what a failed op kept', () => {
   });
 });
 
+describe('restoreVersion after a killed run', () => {
+  it('finds the remote trash copy an op made before the run could journal it', async () => {
+    const { a, store } = twoClients();
+    for (let i = 0; i < 5; i++) a.tree.writeText(`other/f${i}.md`, `x${i}`);
+    a.tree.writeText('b.md', 'a teammate needs this');
+    await a.sync();
+    a.tree.remove('b.md');
+    // The process dies after the ops ran, before their outcomes were journaled.
+    const append = a.journal.append.bind(a.journal);
+    a.journal.append = async (events) => {
+      if (events.some((e) => e.kind === 'op.applied')) throw new Error('killed');
+      return append(events);
+    };
+    await expect(a.sync()).rejects.toThrow('killed');
+    a.journal.append = append;
+    expect([...store.objects().keys()].filter((k) => k.endsWith('b.md'))).toEqual([
+      expect.stringMatching(/^\.syncjournal\/trash\/a\/\d+\/b\.md$/),
+    ]);
+    const restored = await restoreVersion(a.ctx, 'b.md');
+    expect(restored.from).toMatchObject({ side: 'remote', trash: expect.stringMatching(/b\.md$/) });
+    expect(a.tree.readText('b.md')).toBe('a teammate needs this');
+  });
+});
+
 describe('pathTimeline', () => {
   it("tells a path's story: which client's run, what kind of run, what happened, what can be restored", async () => {
     const { b } = await conflicted();

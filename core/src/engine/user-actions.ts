@@ -14,6 +14,7 @@ import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
 import { emptyRunReport } from '../report.js';
 import { listEveryObject, RESERVED_PREFIX } from '../scan/lister.js';
+import { trashKeyCandidate } from './executor.js';
 
 /**
  * What a user does between syncs — bring back a version, settle a conflict — done
@@ -123,6 +124,12 @@ export async function restoreVersion(
       );
     })
     .filter((c) => run === undefined || c.run === run);
+  candidates.push(
+    ...(await unrecordedRemoteCopies(ctx, path, candidates)).filter(
+      (c) => run === undefined || c.run === run,
+    ),
+  );
+  candidates.sort((x, y) => x.run - y.run);
   const chosen = candidates.at(-1);
   if (!chosen) {
     throw new NotFoundError(
@@ -142,6 +149,45 @@ export async function restoreVersion(
   }
   await journalUserRun(ctx, (r) => restoredEvents(r, to, kept));
   return { path, to, fromRun: chosen.run, from: kept };
+}
+
+/**
+ * Remote trash copies that ops of a killed run made before the run could journal them
+ * (ops are journaled as done a batch at a time): for every op of this path started and
+ * never journaled as applied, failed or skipped, the keys its run's trash copies take
+ * ({@link trashKeyCandidate}) are looked up. Copies the journal names are left out.
+ */
+async function unrecordedRemoteCopies(
+  ctx: UserActionContext,
+  path: string,
+  recorded: ReadonlyArray<{ kept: TombstonePayload }>,
+): Promise<Array<{ run: number; kept: TombstonePayload }>> {
+  const events = await ctx.journal.events({
+    pairId: ctx.pair.id,
+    path,
+    kinds: ['op.started', 'op.applied', 'op.failed', 'op.skipped'],
+  });
+  const open = new Map<string, number>();
+  for (const e of events) {
+    const key = `${e.run}:${(e.payload as { index: number }).index}`;
+    if (e.kind === 'op.started') open.set(key, e.run);
+    else open.delete(key);
+  }
+  const known = new Set(recorded.flatMap((c) => (c.kept.trash ? [c.kept.trash] : [])));
+  const found: Array<{ run: number; kept: TombstonePayload }> = [];
+  for (const run of new Set(open.values())) {
+    for (let n = 1; ; n++) {
+      const key = trashKeyCandidate(`${RESERVED_PREFIX}trash/`, ctx.clientId, run, path, n);
+      const object = await ctx.store.head(key);
+      if (!object) break;
+      if (known.has(key)) continue;
+      found.push({
+        run,
+        kept: { side: 'remote', trash: key, hash: object.sha256 ?? null, etag: object.etag },
+      });
+    }
+  }
+  return found;
 }
 
 /** What a restore journals: a download to `to`, saying where the version came from. */
