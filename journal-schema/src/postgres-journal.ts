@@ -323,26 +323,6 @@ export class PostgresJournal implements Journal {
       .select(['seq', 'hash'])
       .executeTakeFirstOrThrow();
     const through = Number(head.seq);
-    // Numbering starts at 1: a row below it is no event the journal appended (the
-    // chain walk starts after 0 and would not see it), yet reads would show it.
-    const stray = await db
-      .selectFrom('events')
-      .select(['seq'])
-      .where('seq', '<', 1)
-      .orderBy('seq')
-      .limit(1)
-      .executeTakeFirst();
-    if (stray) {
-      return {
-        ok: false,
-        events: 0,
-        firstBad: {
-          seq: Number(stray.seq),
-          reason: 'bad-seq',
-          detail: `event ${stray.seq} is numbered below 1: the journal never appended it`,
-        },
-      };
-    }
     const verifier = new ChainVerifier(this.#hasher);
     await forEachEventPage(
       db,
@@ -354,12 +334,25 @@ export class PostgresJournal implements Journal {
     );
     const verdict = verifier.finish({ seq: through, hash: head.hash });
     if (!verdict.ok) return verdict;
-    // Rows past the head that no append accounts for (an append moves the head in the
-    // same transaction as its rows, so one statement sees both or neither).
-    const { rows } = await sql<{ head: string; last: string | null }>`
-      select (select seq from journal_head) as head, (select max(seq) from events) as last
+    // Rows the chain walk cannot see and reads would show: numbered below 1 (the walk
+    // starts after 0), or past the head that no append accounts for (an append moves the
+    // head in the same transaction as its rows, so one statement sees both or neither).
+    const { rows } = await sql<{ head: string; first: string | null; last: string | null }>`
+      select (select seq from journal_head) as head,
+             (select min(seq) from events) as first, (select max(seq) from events) as last
     `.execute(db);
     const now = rows[0]!;
+    if (now.first !== null && Number(now.first) < 1) {
+      return {
+        ok: false,
+        events: verdict.events,
+        firstBad: {
+          seq: Number(now.first),
+          reason: 'bad-seq',
+          detail: `event ${now.first} is numbered below 1: the journal never appended it`,
+        },
+      };
+    }
     if (now.last !== null && Number(now.last) > Number(now.head)) {
       return {
         ok: false,
@@ -569,8 +562,7 @@ async function forEachEventPage(
 ): Promise<void> {
   let after = 0;
   for (;;) {
-    let page = await readEventPage(db, after, PAGE);
-    if (through !== undefined) page = page.filter((e) => e.seq <= through);
+    const page = await readEventPage(db, after, PAGE, through);
     if (page.length === 0) return;
     if (!visit(page) || page.length < PAGE) return;
     after = page[page.length - 1]!.seq;
@@ -585,13 +577,15 @@ async function readEventPage(
   db: Kysely<JournalDatabase>,
   after: number,
   limit: number,
+  through = Number.MAX_SAFE_INTEGER,
 ): Promise<JournalEvent[]> {
   const { rows } = await sql<{ page: string | null }>`
     select json_agg(json_build_object(
              'seq', seq, 'run', run, 'at', at, 'kind', kind, 'path', path,
              'payload', payload, 'prevHash', encode(prev_hash, 'hex'),
              'hash', encode(hash, 'hex')) order by seq)::text as page
-    from (select * from events where seq > ${after} order by seq limit ${limit}) e`.execute(db);
+    from (select * from events where seq > ${after} and seq <= ${through}
+          order by seq limit ${limit}) e`.execute(db);
   const page = rows[0]?.page;
   if (!page) return [];
   const events = JSON.parse(page) as JournalEvent[];

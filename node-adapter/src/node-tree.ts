@@ -9,6 +9,7 @@ import {
   PreconditionFailedError,
   registerErrorClass,
   SyncJournalError,
+  TEMP_PREFIX,
   type WalkItem,
 } from '@syncjournal/core';
 import { isRealFs, localFsFor } from './direct-fs.js';
@@ -153,8 +154,6 @@ registerErrorClass('TreeRootMissingError', TreeRootMissingError);
  */
 const WALK_WORKER = builtWorker('./node-tree-walk-worker.js', import.meta.url);
 
-/** Names of atomic-write temp files: never walked, never accepted as tree paths. */
-const TEMP_PREFIX = '.syncjournal-tmp-';
 const CHUNK_SIZE = 64 * 1024;
 /** How many files' lstats the walk keeps in flight ahead of the one it reports. */
 const STAT_AHEAD = 32;

@@ -5,6 +5,7 @@ import {
   NotFoundError,
   PreconditionFailedError,
   SyncJournalError,
+  TEMP_PREFIX,
   type WalkItem,
 } from '@syncjournal/core';
 
@@ -14,9 +15,6 @@ declare global {
     move(parent: FileSystemDirectoryHandle, name: string): Promise<void>;
   }
 }
-
-/** Names of atomic-write temp files: never walked, never accepted as tree paths. */
-const TEMP_PREFIX = '.syncjournal-tmp-';
 
 /** Options of {@link OpfsTree}. */
 export interface OpfsTreeOptions {

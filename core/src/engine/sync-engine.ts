@@ -28,7 +28,7 @@ import type {
   RunReport,
   RunStatus,
 } from '../report.js';
-import { listStore, RESERVED_PREFIX } from '../scan/lister.js';
+import { listStore, REMOTE_TRASH_PREFIX, RESERVED_PREFIX } from '../scan/lister.js';
 import { scanTree } from '../scan/scanner.js';
 import { applyOp, type ExecutionContext, type OpOutcome } from './executor.js';
 import { identifyRemote } from './identify.js';
@@ -270,7 +270,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
       clock,
       run,
       clientId: o.clientId,
-      remoteTrashPrefix: o.remoteTrashPrefix ?? `${RESERVED_PREFIX}trash/`,
+      remoteTrashPrefix: o.remoteTrashPrefix ?? REMOTE_TRASH_PREFIX,
     };
     const again = await execute(journal, run, plan.ops, ctx, tally, o);
     if (again.length > 0) {

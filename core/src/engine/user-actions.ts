@@ -1,10 +1,13 @@
 import { NotFoundError, registerErrorClass, SyncJournalError } from '../errors.js';
-import type {
-  BaselineEntry,
-  JournalEventInput,
-  KeptCopy,
-  OpAppliedPayload,
-  TombstonePayload,
+import {
+  type BaselineEntry,
+  type JournalEvent,
+  type JournalEventInput,
+  type KeptCopy,
+  keptVersions,
+  type OpAppliedPayload,
+  type OpFailedPayload,
+  type TombstonePayload,
 } from '../journal/events.js';
 import type { ConflictRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
@@ -13,7 +16,7 @@ import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
 import { emptyRunReport } from '../report.js';
-import { listEveryObject, RESERVED_PREFIX } from '../scan/lister.js';
+import { listEveryObject, REMOTE_TRASH_PREFIX, RESERVED_PREFIX } from '../scan/lister.js';
 import { trashKeyCandidate } from './executor.js';
 
 /**
@@ -109,27 +112,23 @@ export async function restoreVersion(
   run?: number,
 ): Promise<Restored> {
   const { pruned } = await remoteTrashOf(ctx.journal, ctx.pair.id);
-  const candidates = (
-    await ctx.journal.events({ pairId: ctx.pair.id, path, kinds: ['op.applied', 'op.failed'] })
-  )
-    .flatMap((e) => {
-      // An op that failed says what it had already kept (a remote trash copy).
-      const p = e.payload as OpAppliedPayload & { kept?: TombstonePayload[] };
-      return (
-        [p.tombstone, p.replaced, ...(p.kept ?? [])]
-          .filter((k): k is TombstonePayload => !!k && (!!k.trash || !!k.versionId))
-          // A remote trash copy that retention pruned is gone; the journal says so.
-          .filter((k) => !(k.trash && k.side === 'remote' && pruned.has(k.trash)))
-          .map((kept) => ({ run: e.run, kept }))
-      );
-    })
-    .filter((c) => run === undefined || c.run === run);
-  candidates.push(
-    ...(await unrecordedRemoteCopies(ctx, path, candidates)).filter(
-      (c) => run === undefined || c.run === run,
-    ),
-  );
-  candidates.sort((x, y) => x.run - y.run);
+  const events = await ctx.journal.events({
+    pairId: ctx.pair.id,
+    path,
+    kinds: ['op.started', 'op.applied', 'op.failed', 'op.skipped'],
+  });
+  const recorded = events
+    .filter((e) => e.kind === 'op.applied' || e.kind === 'op.failed')
+    .flatMap((e) =>
+      keptVersions(e.payload as Partial<OpAppliedPayload & OpFailedPayload>)
+        .filter((k) => !!k.trash || !!k.versionId)
+        // A remote trash copy that retention pruned is gone; the journal says so.
+        .filter((k) => !(k.trash && k.side === 'remote' && pruned.has(k.trash)))
+        .map((kept) => ({ run: e.run, kept })),
+    );
+  const candidates = [...recorded, ...(await unrecordedRemoteCopies(ctx, path, events, recorded))]
+    .filter((c) => run === undefined || c.run === run)
+    .sort((x, y) => x.run - y.run);
   const chosen = candidates.at(-1);
   if (!chosen) {
     throw new NotFoundError(
@@ -160,13 +159,9 @@ export async function restoreVersion(
 async function unrecordedRemoteCopies(
   ctx: UserActionContext,
   path: string,
+  events: readonly JournalEvent[],
   recorded: ReadonlyArray<{ kept: TombstonePayload }>,
 ): Promise<Array<{ run: number; kept: TombstonePayload }>> {
-  const events = await ctx.journal.events({
-    pairId: ctx.pair.id,
-    path,
-    kinds: ['op.started', 'op.applied', 'op.failed', 'op.skipped'],
-  });
   const open = new Map<string, number>();
   for (const e of events) {
     const key = `${e.run}:${(e.payload as { index: number }).index}`;
@@ -177,7 +172,7 @@ async function unrecordedRemoteCopies(
   const found: Array<{ run: number; kept: TombstonePayload }> = [];
   for (const run of new Set(open.values())) {
     for (let n = 1; ; n++) {
-      const key = trashKeyCandidate(`${RESERVED_PREFIX}trash/`, ctx.clientId, run, path, n);
+      const key = trashKeyCandidate(REMOTE_TRASH_PREFIX, ctx.clientId, run, path, n);
       const object = await ctx.store.head(key);
       if (!object) break;
       if (known.has(key)) continue;
@@ -336,7 +331,7 @@ export async function pruneRemoteTrash(
   ctx: UserActionContext,
   options: { olderThanMs: number; now: number },
 ): Promise<TrashPruned> {
-  const mine = `${RESERVED_PREFIX}trash/${ctx.clientId}/`;
+  const mine = `${REMOTE_TRASH_PREFIX}${ctx.clientId}/`;
   const { kept, pruned: already } = await remoteTrashOf(ctx.journal, ctx.pair.id);
   const due: Array<{ key: string; kept: TombstonePayload }> = [];
   let young = 0;
@@ -364,12 +359,12 @@ async function remoteTrashOf(
   const kept = new Map<string, { at: string; kept: TombstonePayload }>();
   const pruned = new Set<string>();
   for (const e of await journal.events({ pairId, kinds: ['op.applied', 'op.failed'] })) {
-    const p = e.payload as OpAppliedPayload & { kept?: TombstonePayload[] };
+    const p = e.payload as Partial<OpAppliedPayload & OpFailedPayload>;
     if (e.kind === 'op.applied' && p.action === 'forget' && e.path?.startsWith(RESERVED_PREFIX)) {
       pruned.add(e.path);
       continue;
     }
-    for (const k of [p.tombstone, p.replaced, ...(p.kept ?? [])]) {
+    for (const k of keptVersions(p)) {
       if (k?.trash && k.side === 'remote' && k.trash.startsWith(RESERVED_PREFIX)) {
         kept.set(k.trash, { at: e.at, kept: k });
       }

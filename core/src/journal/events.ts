@@ -310,6 +310,18 @@ export interface OpFailedPayload extends OpRefPayload {
   kept?: TombstonePayload[];
 }
 
+/**
+ * The versions an `op.applied` or `op.failed` payload says its op kept: the deleted one,
+ * the replaced one, and what a failed op had already kept.
+ */
+export function keptVersions(
+  payload: Partial<OpAppliedPayload & OpFailedPayload>,
+): TombstonePayload[] {
+  return [payload.tombstone, payload.replaced, ...(payload.kept ?? [])].filter(
+    (k): k is TombstonePayload => !!k,
+  );
+}
+
 export interface OpSkippedPayload extends OpRefPayload {
   reason: string;
 }

@@ -1,10 +1,12 @@
 import type { Journal } from '../ports/journal.js';
-import type {
-  JournalEvent,
-  KeptCopy,
-  OpAppliedPayload,
-  RunMode,
-  TombstonePayload,
+import {
+  type JournalEvent,
+  type KeptCopy,
+  keptVersions,
+  type OpAppliedPayload,
+  type OpFailedPayload,
+  type RunMode,
+  type TombstonePayload,
 } from './events.js';
 import type { RunRow } from './projections.js';
 
@@ -51,7 +53,9 @@ export async function pathTimeline(
     at: e.at,
     kind: e.kind,
     text: describeEvent(e),
-    restorable: (e.kind === 'op.applied' || e.kind === 'op.failed') && keptSomewhere(e.payload),
+    restorable:
+      (e.kind === 'op.applied' || e.kind === 'op.failed') &&
+      keptSomewhere(e.payload as Partial<OpAppliedPayload & OpFailedPayload>),
   }));
 }
 
@@ -81,8 +85,9 @@ export function describeEvent(e: JournalEvent): string {
       return parts.join('; ');
     }
     case 'op.failed': {
-      const kept = (p.kept as TombstonePayload[] | undefined) ?? [];
-      const keptAt = kept.map((k) => `; kept before it failed at ${where(k)}`).join('');
+      const keptAt = keptVersions(p as Partial<OpFailedPayload>)
+        .map((k) => `; kept before it failed at ${where(k)}`)
+        .join('');
       return `failed: ${(p.error as { message?: string })?.message ?? ''}${keptAt}`;
     }
     case 'op.skipped':
@@ -98,10 +103,8 @@ export function describeEvent(e: JournalEvent): string {
   }
 }
 
-function keptSomewhere(p: OpAppliedPayload & { kept?: TombstonePayload[] }): boolean {
-  return [p.tombstone, p.replaced, ...(p.kept ?? [])].some(
-    (k) => !!k && (!!k.trash || !!k.versionId),
-  );
+function keptSomewhere(p: Partial<OpAppliedPayload & OpFailedPayload>): boolean {
+  return keptVersions(p).some((k) => !!k.trash || !!k.versionId);
 }
 
 const short = (h: unknown) => (typeof h === 'string' ? `${h.slice(0, 10)}…` : '—');

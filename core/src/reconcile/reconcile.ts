@@ -253,7 +253,7 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
   const folders = new Spellings(fold);
   const hold = (p: string) => {
     files.add(p);
-    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) folders.add(p.slice(0, i));
+    for (const folder of foldersOf(p)) folders.add(folder);
   };
   // Only some paths can clash with a write: one that is the write or one of its folders,
   // one inside the write, and (ignoring case) one inside a spelling of its folders. The
@@ -269,10 +269,7 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
   const inside = input.caseInsensitive ? near : written;
   const isNear = (p: string) => {
     const key = fold(p);
-    if (near.has(key)) return true;
-    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1))
-      if (inside.has(key.slice(0, i))) return true;
-    return false;
+    return near.has(key) || foldersOf(key).some((folder) => inside.has(folder));
   };
   if (input.caseInsensitive) {
     for (const e of input.local) if (!deleted.has(e.path) && isNear(e.path)) hold(e.path);

@@ -1,5 +1,8 @@
-/** The names syncjournal's trees give the files they write before moving them in place. */
-const TEMP_PREFIX = '.syncjournal-tmp-';
+/**
+ * Names of the temp files syncjournal's trees write before moving them in place: never
+ * walked, never accepted as tree paths, never brought down from the bucket.
+ */
+export const TEMP_PREFIX = '.syncjournal-tmp-';
 
 /**
  * Why a remote key cannot be brought down as a local path, or `null` when it can.

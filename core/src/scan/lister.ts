@@ -9,6 +9,9 @@ import { manifestDigest } from './scanner.js';
 /** Keys under this prefix belong to syncjournal (trash, journal backups), never to the user. */
 export const RESERVED_PREFIX = '.syncjournal/';
 
+/** Where a bucket without versioning keeps replaced and deleted versions, by default. */
+export const REMOTE_TRASH_PREFIX = `${RESERVED_PREFIX}trash/`;
+
 /** A remote object as the listing leaves it. */
 export type ListedObject = ListingEntryPayload & { path: string };
 
