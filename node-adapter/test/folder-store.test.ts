@@ -87,12 +87,21 @@ async function listAll(store: ObjectStore) {
   }
 }
 
-/** Sets every folder under `dir` (and `dir`) to a minute ago, as a folder untouched for a while. */
+/**
+ * Sets every folder under `dir` (and `dir`) to a minute ago, as a folder untouched for a
+ * while. The store's own write lock may be released meanwhile (its folder removed once
+ * the linger is over): a folder gone by the time it is reached is skipped.
+ */
 async function ageFolders(dir: string): Promise<void> {
   const past = new Date(Date.now() - 60_000);
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
   for (const e of entries) {
-    if (e.isDirectory()) await fs.utimes(join(e.parentPath, e.name), past, past);
+    if (!e.isDirectory()) continue;
+    await fs
+      .utimes(join(e.parentPath, e.name), past, past)
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
   }
   await fs.utimes(dir, past, past);
 }
