@@ -108,7 +108,7 @@ describe('MemoryTree', () => {
         { location: trashed, path: 'dir/a.md', data: bytes('one') },
         { location, path: 'dir/a.md', data: bytes('two') },
       ]);
-      expect(location).toMatch(/^trash:\d+:dir\/a\.md$/);
+      expect(location).toMatch(/^trash-\d+\/dir\/a\.md$/);
       await tree.restore(location, 'b.md');
       expect(tree.trashed()).toHaveLength(1);
       await expect(tree.restore(location, 'c.md')).rejects.toMatchObject({ code: 'not-found' });

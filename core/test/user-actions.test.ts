@@ -154,6 +154,42 @@ describe('restoreVersion after a killed run', () => {
   });
 });
 
+describe('restoreVersion after a killed run (local trash)', () => {
+  it("finds the local trash copies a killed run's ops kept: a delete and a replaced file", async () => {
+    const { a, b } = twoClients();
+    a.tree.writeText('gone.md', 'deleted by a teammate');
+    a.tree.writeText('n.md', 'mine');
+    await a.sync();
+    await b.sync();
+    b.tree.remove('gone.md');
+    b.tree.writeText('n.md', 'theirs');
+    await b.sync();
+    // a's run trashes gone.md and replaces n.md, then dies before journaling either.
+    const append = a.journal.append.bind(a.journal);
+    a.journal.append = async (events) => {
+      if (events.some((e) => e.kind === 'op.applied')) throw new Error('killed');
+      return append(events);
+    };
+    await expect(a.sync()).rejects.toThrow('killed');
+    a.journal.append = append;
+    const trashed = a.tree.trashed().map((t) => t.location);
+    expect(trashed.sort()).toEqual([
+      expect.stringMatching(/^run-\d+-op-\d+\/gone\.md$/),
+      expect.stringMatching(/^run-\d+-op-\d+\/n\.md$/),
+    ]);
+    const gone = await restoreVersion(a.ctx, 'gone.md');
+    expect(gone.from).toMatchObject({
+      side: 'local',
+      trash: trashed.find((t) => t.endsWith('gone.md')),
+    });
+    expect(a.tree.readText('gone.md')).toBe('deleted by a teammate');
+    const replaced = await restoreVersion(a.ctx, 'n.md');
+    expect(a.tree.readText(replaced.to)).toBe('mine');
+    expect(a.tree.readText('n.md')).toBe('theirs');
+    expect(a.tree.trashed()).toEqual([]);
+  });
+});
+
 describe('pathTimeline', () => {
   it("tells a path's story: which client's run, what kind of run, what happened, what can be restored", async () => {
     const { b } = await conflicted();

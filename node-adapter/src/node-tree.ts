@@ -2,6 +2,7 @@ import * as fsSync from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import {
+  checkTrashSlot,
   comparePaths,
   type FileStat,
   type LocalTree,
@@ -10,7 +11,9 @@ import {
   registerErrorClass,
   SyncJournalError,
   TEMP_PREFIX,
+  trashSlotCandidate,
   type WalkItem,
+  type WriteOptions,
 } from '@syncjournal/core';
 import { isRealFs, localFsFor } from './direct-fs.js';
 import type { WalkMessage } from './node-tree-walk-worker.js';
@@ -325,9 +328,10 @@ export class NodeTree implements LocalTree {
   async write(
     path: string,
     data: Uint8Array | AsyncIterable<Uint8Array>,
-    options: { expect?: FileStat | null; keepPrevious?: boolean; mtimeMs?: number } = {},
+    options: WriteOptions = {},
   ): Promise<{ stat: FileStat; trashed?: string }> {
     const abs = this.#abs(path);
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     await statRoot(this.#fs, this.root);
     const parents = await this.#checkParents(path);
     if (parents === 'blocked') throw errnoError('ENOTDIR', `a parent of ${path} is a file`);
@@ -349,7 +353,7 @@ export class NodeTree implements LocalTree {
       const current = await this.#checkExpect(path, abs, options.expect);
       if (current?.isDirectory()) throw errnoError('EISDIR', `${path} is a directory`);
       if (options.keepPrevious && current?.isFile()) {
-        kept = await this.#keep(path, abs, current);
+        kept = await this.#keep(path, abs, current, options.trashSlot);
         // A copy takes as long as the file is big: a save that landed meanwhile is newer
         // than what was checked, and the rename would replace it with nothing keeping it.
         if (kept.copied) await this.#stillAsChecked(path, abs, current);
@@ -367,12 +371,16 @@ export class NodeTree implements LocalTree {
     }
   }
 
-  async trash(path: string, options: { expect?: FileStat } = {}): Promise<string> {
+  async trash(
+    path: string,
+    options: { expect?: FileStat; trashSlot?: string } = {},
+  ): Promise<string> {
     const abs = this.#abs(path);
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const found = await this.#checkParents(path);
     const first = found === 'ok' ? await lstatOrUndefined(this.#fs, abs) : undefined;
     if (!first?.isFile()) throw new NotFoundError(`The file ${path}`, { path });
-    const slot = await this.#allocate(path);
+    const slot = await this.#allocate(path, options.trashSlot);
     try {
       const current = await lstatOrUndefined(this.#fs, abs);
       if (!current?.isFile()) throw new NotFoundError(`The file ${path}`, { path });
@@ -424,6 +432,13 @@ export class NodeTree implements LocalTree {
     await this.#fs.unlink(source);
     await this.#removeTrashDirs(trashLocation);
     return fileStatOf(await this.#fs.lstat(abs, BIGINT));
+  }
+
+  async statTrash(trashLocation: string): Promise<FileStat | undefined> {
+    const reason = unsafeReason(trashLocation);
+    if (reason) throw new UnsafePathError(trashLocation, reason);
+    const found = await lstatOrUndefined(this.#fs, join(this.trashDir, trashLocation));
+    return found?.isFile() ? fileStatOf(found) : undefined;
   }
 
   async mkdir(path: string): Promise<void> {
@@ -736,12 +751,18 @@ export class NodeTree implements LocalTree {
 
   // ---- trash ----
 
-  /** A fresh trash slot for `path`: `<n>-<UTC time>/<path>` under the trash dir. */
-  async #allocate(path: string): Promise<{ location: string; abs: string }> {
+  /**
+   * A fresh trash slot for `path`: `<requested>/<path>` (or `<requested>~2/<path>`…), else
+   * `<n>-<UTC time>/<path>` under the trash dir.
+   */
+  async #allocate(path: string, requested?: string): Promise<{ location: string; abs: string }> {
     await this.#fs.mkdir(this.trashDir, { recursive: true });
-    for (;;) {
+    for (let n = 1; ; n++) {
       const stamp = new Date().toISOString().replace(/[-:]/g, '');
-      const slot = `${this.#nextTrash++}-${stamp}`;
+      const slot =
+        requested === undefined
+          ? `${this.#nextTrash++}-${stamp}`
+          : trashSlotCandidate(requested, n);
       try {
         // Not recursive: an existing slot (another process, an earlier run) is not shared.
         await this.#fs.mkdir(join(this.trashDir, slot));
@@ -764,8 +785,9 @@ export class NodeTree implements LocalTree {
     path: string,
     abs: string,
     current: NodeFsStats,
+    requested: string | undefined,
   ): Promise<{ location: string; abs: string; copied: boolean }> {
-    const slot = await this.#allocate(path);
+    const slot = await this.#allocate(path, requested);
     try {
       await this.#fs.link(abs, slot.abs);
       return { ...slot, copied: false };

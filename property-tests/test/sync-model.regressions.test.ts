@@ -2,7 +2,9 @@ import type { Journal } from '@syncjournal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryAdapters, nodeAdapters, openSharedJournal } from './model/adapters.js';
 import { replay } from './model/commands.js';
+import { killedAfterLocalTrash } from './model/scenarios.js';
 import type { Scenario } from './model/steps.js';
+import { coverage } from './model/world.js';
 
 /**
  * Counterexamples the sync model found, shrunk and kept as they were printed. Each
@@ -174,6 +176,23 @@ describe('sync model regressions', () => {
       for (const key of trash) expect(key).toMatch(/^\.syncjournal\/trash\/c\d\/\d+\//);
     });
   }
+});
+
+describe("a killed run's local trash copy", () => {
+  // The run was killed after its delete had moved d/c.md into the local trash, before
+  // anything journaled where. On OPFS the trash location kept only the name
+  // (`<slot>/c.md`), so nothing could find it by its path: the OPFS model failed the
+  // journal-points invariant. Local trash slots are now named after the op, and the
+  // model requires `restoreCandidates` to list every such copy.
+  it('is found by restore, at every crash point of the run', async () => {
+    const before = coverage.unrecordedFound;
+    for (let at = 1; at <= 40; at++) {
+      const world = await replay(memoryAdapters(PLAIN), killedAfterLocalTrash(at));
+      expect(world.log).toHaveLength(4);
+    }
+    // Some crash points fell between the trash and the journal (17 with these adapters).
+    expect(coverage.unrecordedFound).toBeGreaterThan(before);
+  });
 });
 
 describe('sync model regressions on Node adapters', () => {

@@ -1,4 +1,5 @@
 import {
+  checkTrashSlot,
   comparePaths,
   type FileStat,
   type LocalTree,
@@ -6,7 +7,9 @@ import {
   PreconditionFailedError,
   SyncJournalError,
   TEMP_PREFIX,
+  trashSlotCandidate,
   type WalkItem,
+  type WriteOptions,
 } from '@syncjournal/core';
 
 declare global {
@@ -139,8 +142,9 @@ export class OpfsTree implements LocalTree {
   async write(
     path: string,
     data: Uint8Array | AsyncIterable<Uint8Array>,
-    options: { expect?: FileStat | null; keepPrevious?: boolean; mtimeMs?: number } = {},
+    options: WriteOptions = {},
   ): Promise<{ stat: FileStat; trashed?: string }> {
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const { dir, name } = await this.#parent(path, true);
     const temp = `${TEMP_PREFIX}${Date.now().toString(36)}-${this.#nextTemp++}`;
     const tempHandle = await dir.getFileHandle(temp, { create: true });
@@ -151,7 +155,9 @@ export class OpfsTree implements LocalTree {
       const current = await fileIn(dir, name);
       if (options.expect !== undefined) await checkExpect(path, current, options.expect);
       let trashed: string | undefined;
-      if (current && options.keepPrevious) trashed = await this.#moveToTrash(current, path);
+      if (current && options.keepPrevious) {
+        trashed = await this.#moveToTrash(current, path, options.trashSlot);
+      }
       // Chromium's move replaces an existing file in one step: no moment without it.
       await tempHandle.move(dir, name);
       const stat = statOf(await tempHandle.getFile());
@@ -162,29 +168,35 @@ export class OpfsTree implements LocalTree {
     }
   }
 
-  async trash(path: string, options: { expect?: FileStat } = {}): Promise<string> {
+  async trash(
+    path: string,
+    options: { expect?: FileStat; trashSlot?: string } = {},
+  ): Promise<string> {
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const handle = await this.#file(path);
     if (!handle) throw new NotFoundError(`The file ${path}`, { path });
     if (options.expect) await checkExpect(path, handle, options.expect);
-    const location = await this.#moveToTrash(handle, path);
-    await this.#removeEmptyParents(path);
+    const location = await this.#moveToTrash(handle, path, options.trashSlot);
+    await removeEmptyParents(this.#root, path);
     return location;
   }
 
   async restore(trashLocation: string, path: string): Promise<FileStat> {
-    const [folder, name] = splitLocation(trashLocation);
-    const holder = await this.#trash.getDirectoryHandle(folder).catch(() => undefined);
-    const source = holder && (await fileIn(holder, name));
-    if (!holder || !source) {
-      throw new NotFoundError(`The trashed file ${trashLocation}`, { trashLocation });
-    }
+    const source = await this.#trashed(trashLocation);
+    if (!source) throw new NotFoundError(`The trashed file ${trashLocation}`, { trashLocation });
     const { dir, name: target } = await this.#parent(path, true);
     if (await fileIn(dir, target)) {
       throw new PreconditionFailedError('local', path, 'a file is already there');
     }
     await source.move(dir, target);
-    await this.#trash.removeEntry(folder).catch(() => {});
+    // The slot and the folders under it held only this file.
+    await removeEmptyParents(this.#trash, trashLocation);
     return statOf(await source.getFile());
+  }
+
+  async statTrash(trashLocation: string): Promise<FileStat | undefined> {
+    const handle = await this.#trashed(trashLocation);
+    return handle && statOf(await handle.getFile());
   }
 
   async mkdir(path: string): Promise<void> {
@@ -193,40 +205,41 @@ export class OpfsTree implements LocalTree {
   }
 
   /**
-   * Moves a file into the trash as `<n>/<name>`: one folder per trashing, so the same
-   * name trashed twice never collides, and the location says which file it was.
+   * Moves a file into the trash as `<slot>/<path>`: one slot per trashing, so the same
+   * path trashed twice never collides, and the location says which file it was. The
+   * slot is `requested` (or `requested~2`…), else a time and a random name.
    */
-  async #moveToTrash(handle: FileSystemFileHandle, path: string): Promise<string> {
-    const name = path.split('/').at(-1)!;
-    for (;;) {
-      const folder = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      const exists = await this.#trash.getDirectoryHandle(folder).then(
+  async #moveToTrash(
+    handle: FileSystemFileHandle,
+    path: string,
+    requested: string | undefined,
+  ): Promise<string> {
+    for (let n = 1; ; n++) {
+      const slot =
+        requested === undefined
+          ? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+          : trashSlotCandidate(requested, n);
+      const exists = await this.#trash.getDirectoryHandle(slot).then(
         () => true,
         () => false,
       );
       if (exists) continue;
-      const holder = await this.#trash.getDirectoryHandle(folder, { create: true });
-      await handle.move(holder, name);
-      return `${folder}/${name}`;
+      const location = `${slot}/${path}`;
+      const slash = location.lastIndexOf('/');
+      const holder = await dirAt(this.#trash, location.slice(0, slash), true);
+      await handle.move(holder, location.slice(slash + 1));
+      return location;
     }
   }
 
-  async #removeEmptyParents(path: string): Promise<void> {
-    const segments = path.split('/').slice(0, -1);
-    while (segments.length > 0) {
-      const parent = await dirAt(this.#root, segments.slice(0, -1).join('/'), false).catch(
-        () => undefined,
-      );
-      const name = segments.at(-1)!;
-      if (!parent) return;
-      // removeEntry without `recursive` refuses a folder that still holds something.
-      const removed = await parent.removeEntry(name).then(
-        () => true,
-        () => false,
-      );
-      if (!removed) return;
-      segments.pop();
-    }
+  /** The trashed file at `location` (`<slot>/<path>`), if any. */
+  async #trashed(location: string): Promise<FileSystemFileHandle | undefined> {
+    const slash = location.lastIndexOf('/');
+    if (slash <= 0)
+      throw new NotFoundError(`The trashed file ${location}`, { trashLocation: location });
+    validate(location);
+    const holder = await dirAt(this.#trash, location.slice(0, slash), false).catch(() => undefined);
+    return holder && fileIn(holder, location.slice(slash + 1));
   }
 
   async #file(path: string): Promise<FileSystemFileHandle | undefined> {
@@ -318,12 +331,21 @@ function statOf(file: File): FileStat {
   return { size: file.size, mtimeMs: file.lastModified };
 }
 
-function splitLocation(location: string): [string, string] {
-  const slash = location.indexOf('/');
-  if (slash <= 0 || slash === location.length - 1 || location.indexOf('/', slash + 1) >= 0) {
-    throw new NotFoundError(`The trashed file ${location}`, { trashLocation: location });
+/** Removes the folders of `path` under `base` that are left empty, deepest first. */
+async function removeEmptyParents(base: FileSystemDirectoryHandle, path: string): Promise<void> {
+  const segments = path.split('/').slice(0, -1);
+  while (segments.length > 0) {
+    const parent = await dirAt(base, segments.slice(0, -1).join('/'), false).catch(() => undefined);
+    const name = segments.at(-1)!;
+    if (!parent) return;
+    // removeEntry without `recursive` refuses a folder that still holds something.
+    const removed = await parent.removeEntry(name).then(
+      () => true,
+      () => false,
+    );
+    if (!removed) return;
+    segments.pop();
   }
-  return [location.slice(0, slash), location.slice(slash + 1)];
 }
 
 function validate(path: string): void {

@@ -1,4 +1,4 @@
-import type { FileStat, LocalTree, WalkItem } from '@syncjournal/core';
+import type { FileStat, LocalTree, WalkItem, WriteOptions } from '@syncjournal/core';
 import { runTreeConformance } from '@syncjournal/core/testing';
 import { type Remote, wrap } from 'comlink';
 import { afterAll, expect, it } from 'vitest';
@@ -36,7 +36,7 @@ class WorkerTree implements LocalTree {
   async write(
     path: string,
     data: Uint8Array | AsyncIterable<Uint8Array>,
-    options: { expect?: FileStat | null; keepPrevious?: boolean; mtimeMs?: number } = {},
+    options: WriteOptions = {},
   ) {
     if (data instanceof Uint8Array) return this.inner.write(path, data, undefined, options);
     const chunks: Uint8Array[] = [];
@@ -52,11 +52,14 @@ class WorkerTree implements LocalTree {
     await written.catch(() => {});
     throw failure;
   }
-  trash(path: string, options: { expect?: FileStat } = {}) {
+  trash(path: string, options: { expect?: FileStat; trashSlot?: string } = {}) {
     return this.inner.trash(path, options);
   }
   restore(trashLocation: string, path: string) {
     return this.inner.restore(trashLocation, path);
+  }
+  statTrash(trashLocation: string) {
+    return this.inner.statTrash(trashLocation);
   }
   mkdir(path: string) {
     return this.inner.mkdir(path);

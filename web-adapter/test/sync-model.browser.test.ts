@@ -1,12 +1,15 @@
 import { MemoryJournal, MemoryStore, systemClock } from '@syncjournal/core';
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Adapters, UserTree } from '../../property-tests/test/model/adapter-types.js';
 import {
   commandsArbitrary,
+  replay,
   runModel,
   setupArbitrary,
 } from '../../property-tests/test/model/commands.js';
+import { killedAfterLocalTrash } from '../../property-tests/test/model/scenarios.js';
+import { coverage } from '../../property-tests/test/model/world.js';
 import { OpfsTree } from '../src/opfs-tree.js';
 import { createWebHasher } from '../src/web-hasher.js';
 
@@ -117,5 +120,17 @@ describe('sync model on OPFS in Chromium', () => {
       ),
       { numRuns: 60, verbose: 1 },
     );
+  });
+
+  // The case this model found (seed -1747119815): a run killed after its delete moved
+  // d/c.md into the OPFS trash, which named the slot `<time>-<random>/c.md`. Slots are now
+  // named after the op and the model requires restore to find the copy. The crash point
+  // was 15 when found; a range keeps the case if port calls are added or removed.
+  it("finds a killed run's local trash copy on OPFS (replayed counterexample)", {
+    timeout: 120_000,
+  }, async () => {
+    const before = coverage.unrecordedFound;
+    for (let at = 10; at <= 22; at++) await replay(await opfsAdapters(), killedAfterLocalTrash(at));
+    expect(coverage.unrecordedFound).toBeGreaterThan(before);
   });
 });

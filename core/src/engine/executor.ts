@@ -14,6 +14,7 @@ import type { Hasher } from '../ports/hasher.js';
 import type { ObjectStore, RemoteObject } from '../ports/store.js';
 import type { FileStat, LocalTree } from '../ports/tree.js';
 import type { PlanOp } from '../reconcile/reconcile.js';
+import { localTrashSlot } from '../reconcile/safe-path.js';
 import type { ReportConflict, ReportError } from '../report.js';
 import { entryOf, isRacy } from '../scan/scanner.js';
 
@@ -33,6 +34,8 @@ export interface ExecutionContext {
 /** An op's context: the run's, plus what the op has kept so far (reported even if it fails). */
 interface OpContext extends ExecutionContext {
   kept: TombstonePayload[];
+  /** The local trash slot for a file the op replaces or deletes ({@link localTrashSlot}). */
+  trashSlot: string;
 }
 
 /** How one op ended. */
@@ -75,7 +78,7 @@ const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
  * failed condition comes back as `replan`, never as a forced write.
  */
 export async function applyOp(op: PlanOp, run: ExecutionContext): Promise<OpOutcome> {
-  const ctx: OpContext = { ...run, kept: [] };
+  const ctx: OpContext = { ...run, kept: [], trashSlot: localTrashSlot(run.run, op.index) };
   try {
     switch (op.action) {
       case 'upload':
@@ -162,7 +165,7 @@ async function upload(
 }
 
 async function download(
-  ctx: ExecutionContext,
+  ctx: OpContext,
   path: string,
   local: SideState | null,
   remote: SideState,
@@ -180,6 +183,7 @@ async function download(
   const { stat, trashed } = await ctx.tree.write(path, verified, {
     expect: local ? statOf(local) : null,
     keepPrevious: local !== null,
+    trashSlot: ctx.trashSlot,
   });
   return {
     baseline: { hash, size, etag: object.etag, versionId: object.versionId ?? null },
@@ -201,10 +205,13 @@ async function deleteRemote(ctx: OpContext, op: PlanOp): Promise<Effect> {
   };
 }
 
-async function deleteLocal(ctx: ExecutionContext, op: PlanOp): Promise<Effect> {
+async function deleteLocal(ctx: OpContext, op: PlanOp): Promise<Effect> {
   const local = op.local!;
   await readVerified(ctx, op.path, local.hash!);
-  const trash = await ctx.tree.trash(op.path, { expect: statOf(local) });
+  const trash = await ctx.tree.trash(op.path, {
+    expect: statOf(local),
+    trashSlot: ctx.trashSlot,
+  });
   return {
     baseline: null,
     manifest: null,

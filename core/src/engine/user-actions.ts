@@ -15,6 +15,7 @@ import { type Hasher, hashStream } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
 import type { LocalTree } from '../ports/tree.js';
+import { localTrashSlot, trashSlotCandidate } from '../reconcile/safe-path.js';
 import { emptyRunReport } from '../report.js';
 import { listEveryObject, REMOTE_TRASH_PREFIX, RESERVED_PREFIX } from '../scan/lister.js';
 import { trashKeyCandidate } from './executor.js';
@@ -101,16 +102,22 @@ export interface Restored {
   from: TombstonePayload;
 }
 
+/** A version of a path that `restore` can bring back, and the run that deleted or replaced it. */
+export interface RestoreCandidate {
+  run: number;
+  kept: TombstonePayload;
+}
+
 /**
- * Brings back the version of `path` that run `run` (by default the latest run that
- * did so) deleted or replaced: from the local trash, a bucket version, or the remote
- * trash. A path that is taken is left alone; the version goes beside it.
+ * Every deleted or replaced version of `path` that can be brought back, oldest run
+ * first: those the journal points to (local trash, bucket versions, remote trash not
+ * pruned), and those a killed run kept before it could journal where (see
+ * {@link unrecordedCopies}). Reads only.
  */
-export async function restoreVersion(
+export async function restoreCandidates(
   ctx: UserActionContext,
   path: string,
-  run?: number,
-): Promise<Restored> {
+): Promise<RestoreCandidate[]> {
   const { pruned } = await remoteTrashOf(ctx.journal, ctx.pair.id);
   const events = await ctx.journal.events({
     pairId: ctx.pair.id,
@@ -126,9 +133,24 @@ export async function restoreVersion(
         .filter((k) => !(k.trash && k.side === 'remote' && pruned.has(k.trash)))
         .map((kept) => ({ run: e.run, kept })),
     );
-  const candidates = [...recorded, ...(await unrecordedRemoteCopies(ctx, path, events, recorded))]
-    .filter((c) => run === undefined || c.run === run)
-    .sort((x, y) => x.run - y.run);
+  return [...recorded, ...(await unrecordedCopies(ctx, path, events, recorded))].sort(
+    (x, y) => x.run - y.run,
+  );
+}
+
+/**
+ * Brings back the version of `path` that run `run` (by default the latest run that
+ * did so) deleted or replaced: from the local trash, a bucket version, or the remote
+ * trash. A path that is taken is left alone; the version goes beside it.
+ */
+export async function restoreVersion(
+  ctx: UserActionContext,
+  path: string,
+  run?: number,
+): Promise<Restored> {
+  const candidates = (await restoreCandidates(ctx, path)).filter(
+    (c) => run === undefined || c.run === run,
+  );
   const chosen = candidates.at(-1);
   if (!chosen) {
     throw new NotFoundError(
@@ -151,26 +173,36 @@ export async function restoreVersion(
 }
 
 /**
- * Remote trash copies that ops of a killed run made before the run could journal them
- * (ops are journaled as done a batch at a time): for every op of this path started and
- * never journaled as applied, failed or skipped, the keys its run's trash copies take
- * ({@link trashKeyCandidate}) are looked up. Copies the journal names are left out.
+ * Versions that ops of a killed run kept before the run could journal where (ops are
+ * journaled as done a batch at a time). For every op of this path started and never
+ * journaled as applied, failed or skipped, the places its copies take are looked up:
+ * the local trash slots of the op ({@link localTrashSlot}) and the remote trash keys of
+ * its run ({@link trashKeyCandidate}). Copies the journal names are left out.
  */
-async function unrecordedRemoteCopies(
+async function unrecordedCopies(
   ctx: UserActionContext,
   path: string,
   events: readonly JournalEvent[],
-  recorded: ReadonlyArray<{ kept: TombstonePayload }>,
-): Promise<Array<{ run: number; kept: TombstonePayload }>> {
-  const open = new Map<string, number>();
+  recorded: ReadonlyArray<RestoreCandidate>,
+): Promise<RestoreCandidate[]> {
+  const open = new Map<string, { run: number; index: number }>();
   for (const e of events) {
-    const key = `${e.run}:${(e.payload as { index: number }).index}`;
-    if (e.kind === 'op.started') open.set(key, e.run);
+    const { index } = e.payload as { index: number };
+    const key = `${e.run}:${index}`;
+    if (e.kind === 'op.started') open.set(key, { run: e.run, index });
     else open.delete(key);
   }
   const known = new Set(recorded.flatMap((c) => (c.kept.trash ? [c.kept.trash] : [])));
-  const found: Array<{ run: number; kept: TombstonePayload }> = [];
-  for (const run of new Set(open.values())) {
+  const found: RestoreCandidate[] = [];
+  for (const { run, index } of open.values()) {
+    for (let n = 1; ; n++) {
+      const location = `${trashSlotCandidate(localTrashSlot(run, index), n)}/${path}`;
+      if (!(await ctx.tree.statTrash(location))) break;
+      if (!known.has(location))
+        found.push({ run, kept: { side: 'local', trash: location, hash: null } });
+    }
+  }
+  for (const run of new Set([...open.values()].map((o) => o.run))) {
     for (let n = 1; ; n++) {
       const key = trashKeyCandidate(REMOTE_TRASH_PREFIX, ctx.clientId, run, path, n);
       const object = await ctx.store.head(key);

@@ -1,7 +1,8 @@
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
 import { comparePaths } from '../paths.js';
 import { type Clock, systemClock } from '../ports/clock.js';
-import type { FileStat, LocalTree, WalkItem } from '../ports/tree.js';
+import type { FileStat, LocalTree, WalkItem, WriteOptions } from '../ports/tree.js';
+import { checkTrashSlot, trashSlotCandidate } from '../reconcile/safe-path.js';
 import { chunksOf, collectBytes, decodeUtf8, encodeUtf8 } from './bytes.js';
 import { platformError } from './platform-error.js';
 import { ancestors, validatePath } from './tree-paths.js';
@@ -53,6 +54,8 @@ export class MemoryTree implements LocalTree {
   readonly #dirs = new Map<string, string>();
   readonly #symlinks = new Map<string, string>();
   readonly #trash = new Map<string, TrashEntry>();
+  /** The slots holding a trashed file (one each); a restore frees its slot. */
+  readonly #trashSlots = new Set<string>();
   readonly #failed = new Set<string>();
   #nextIno = 1;
   #nextTrash = 1;
@@ -113,9 +116,10 @@ export class MemoryTree implements LocalTree {
   async write(
     path: string,
     data: Uint8Array | AsyncIterable<Uint8Array>,
-    options: { expect?: FileStat | null; keepPrevious?: boolean; mtimeMs?: number } = {},
+    options: WriteOptions = {},
   ): Promise<{ stat: FileStat; trashed?: string }> {
     this.#checkAccess(path);
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const bytes = await collectBytes(data);
     await this.#runBeforeWrite(path);
     // From here on no await: the check and the swap are one step, like a rename.
@@ -125,7 +129,9 @@ export class MemoryTree implements LocalTree {
     if (this.#dirs.has(key)) throw platformError('EISDIR', `${path} is a directory`);
     this.#checkParents(path);
     const trashed =
-      options.keepPrevious && current ? this.#moveToTrash(key, current).location : undefined;
+      options.keepPrevious && current
+        ? this.#moveToTrash(key, current, options.trashSlot).location
+        : undefined;
     const now = this.#clock.now();
     const file = this.#store(key, {
       path: current?.path ?? this.#spell(path),
@@ -137,16 +143,25 @@ export class MemoryTree implements LocalTree {
     return trashed === undefined ? { stat: statOf(file) } : { stat: statOf(file), trashed };
   }
 
-  async trash(path: string, options: { expect?: FileStat } = {}): Promise<string> {
+  async trash(
+    path: string,
+    options: { expect?: FileStat; trashSlot?: string } = {},
+  ): Promise<string> {
     this.#checkAccess(path);
+    if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     await this.#runBeforeWrite(path);
     const key = this.#key(path);
     const current = this.#files.get(key);
     if (!current) throw new NotFoundError(`The file ${path}`, { path });
     if (options.expect !== undefined) this.#checkExpect(path, current, options.expect);
-    const { location } = this.#moveToTrash(key, current);
+    const { location } = this.#moveToTrash(key, current, options.trashSlot);
     this.#removeEmptyParents(key);
     return location;
+  }
+
+  async statTrash(trashLocation: string): Promise<FileStat | undefined> {
+    const entry = this.#trash.get(trashLocation);
+    return entry && { size: entry.data.length, mtimeMs: entry.mtimeMs, ino: entry.ino };
   }
 
   async restore(trashLocation: string, path: string): Promise<FileStat> {
@@ -159,6 +174,7 @@ export class MemoryTree implements LocalTree {
     }
     this.#checkParents(path);
     this.#trash.delete(trashLocation);
+    this.#trashSlots.delete(trashLocation.slice(0, trashLocation.indexOf('/')));
     // A rename keeps the inode and mtime; only the ctime moves.
     const file = this.#store(key, {
       path: this.#spell(path),
@@ -363,8 +379,15 @@ export class MemoryTree implements LocalTree {
     return file;
   }
 
-  #moveToTrash(key: string, file: FileEntry): TrashEntry {
-    const location = `trash:${this.#nextTrash++}:${file.path}`;
+  /** Keeps `file` at `<slot>/<path>`: the requested slot or the next free one of its family, else `trash-<n>`. */
+  #moveToTrash(key: string, file: FileEntry, slot?: string): TrashEntry {
+    const candidate = (n: number) =>
+      slot === undefined ? `trash-${this.#nextTrash++}` : trashSlotCandidate(slot, n);
+    let n = 1;
+    let name = candidate(n);
+    while (this.#trashSlots.has(name)) name = candidate(++n);
+    this.#trashSlots.add(name);
+    const location = `${name}/${file.path}`;
     const entry = {
       location,
       path: file.path,

@@ -44,27 +44,42 @@ export interface LocalTree {
    * is at `path`; a stat requires that the file there still has that size, mtime
    * (and inode where the tree has inodes). When the check fails nothing is changed
    * and `PreconditionFailedError` is thrown. With `keepPrevious`, a file that is
-   * replaced is first moved into the trash; its trash location is returned.
+   * replaced is first moved into the trash (see {@link trash} for `trashSlot`); its
+   * trash location is returned.
    */
   write(
     path: string,
     data: Uint8Array | AsyncIterable<Uint8Array>,
-    options?: { expect?: FileStat | null; keepPrevious?: boolean; mtimeMs?: number },
+    options?: WriteOptions,
   ): Promise<{ stat: FileStat; trashed?: string }>;
 
   /**
    * Moves the file at `path` into this tree's trash (outside the root, never synced)
-   * and returns its trash location, which {@link restore} accepts. `expect` works as
-   * in {@link write}. Empty parent directories left behind are removed. Throws
-   * `NotFoundError` when nothing is there.
+   * and returns its trash location, which {@link restore} accepts: `<slot>/<path>`,
+   * one slot per trashed file. With `trashSlot` the slot is that name, or
+   * `<trashSlot>~2`, `~3`… when it is taken (`trashSlotCandidate`); without
+   * it the tree names one. `expect` works as in {@link write}. Empty parent
+   * directories left behind are removed. Throws `NotFoundError` when nothing is there.
    */
-  trash(path: string, options?: { expect?: FileStat }): Promise<string>;
+  trash(path: string, options?: { expect?: FileStat; trashSlot?: string }): Promise<string>;
 
   /** Puts a trashed file back at `path` (which must be free). */
   restore(trashLocation: string, path: string): Promise<FileStat>;
 
+  /** The trashed file at `trashLocation`, or `undefined` when nothing is there. */
+  statTrash(trashLocation: string): Promise<FileStat | undefined>;
+
   /** Creates a directory and its parents; does nothing if it exists. */
   mkdir(path: string): Promise<void>;
+}
+
+/** The options of {@link LocalTree.write}. */
+export interface WriteOptions {
+  expect?: FileStat | null;
+  keepPrevious?: boolean;
+  /** Where a replaced file is kept with `keepPrevious` (see {@link LocalTree.trash}). */
+  trashSlot?: string;
+  mtimeMs?: number;
 }
 
 /** What a tree knows about a file without reading it. */

@@ -1,3 +1,5 @@
+import { SyncJournalError } from '../errors.js';
+
 /**
  * Names of the temp files syncjournal's trees write before moving them in place: never
  * walked, never accepted as tree paths, never brought down from the bucket.
@@ -77,4 +79,36 @@ export function conflictCopyPath(
   let candidate = `${base}${ext}`;
   for (let n = 2; taken(candidate); n++) candidate = `${base}-${n}${ext}`;
   return candidate;
+}
+
+/**
+ * The trash slot where an op's kept local file goes: `run-<run>-op-<index>`. Named
+ * after the op, not after the moment, so `restore` finds a version a killed run kept
+ * before it could journal where (see {@link trashSlotCandidate}).
+ */
+export function localTrashSlot(run: number, index: number): string {
+  return `run-${run}-op-${index}`;
+}
+
+/**
+ * Candidate `n` of a requested trash slot: `slot`, then `slot~2`, `slot~3`… when an
+ * earlier slot of that name is taken (a client whose lost journal started its runs
+ * from 1 again). A slot holds one kept file and is never shared.
+ */
+export function trashSlotCandidate(slot: string, n: number): string {
+  return n === 1 ? slot : `${slot}~${n}`;
+}
+
+/**
+ * Throws unless `slot` can name a trash slot: one plain name of 1–100 letters, digits,
+ * `.`, `_` or `-`, starting with a letter or digit (no `/`, no `~`, nothing a tree
+ * could read as a path).
+ */
+export function checkTrashSlot(slot: string): void {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(slot)) return;
+  throw new SyncJournalError(
+    'invalid-trash-slot',
+    `${JSON.stringify(slot)} cannot name a trash slot: it must be one plain name (letters, digits, ".", "_", "-"). Nothing was changed.`,
+    { slot },
+  );
 }

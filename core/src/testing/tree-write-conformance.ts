@@ -197,6 +197,49 @@ export function describeTreeWrites(tree: () => LocalTree): void {
       expect(await readText(tree(), 'second.md')).toBe('second');
     });
 
+    it('a trash location is <slot>/<path>, and statTrash sees what is there', async () => {
+      await tree().write('d/e/note.md', utf8('kept'));
+      const location = await tree().trash('d/e/note.md');
+      expect(location).toMatch(/^[^/]+\/d\/e\/note\.md$/);
+      expect((await tree().statTrash(location))?.size).toBe(4);
+      await tree().restore(location, 'd/e/note.md');
+      expect(await tree().statTrash(location)).toBeUndefined();
+    });
+
+    it('trashSlot names the slot; a taken slot gets ~2, ~3', async () => {
+      await tree().write('d/a.md', utf8('one'));
+      expect(await tree().trash('d/a.md', { trashSlot: 'run-3-op-7' })).toBe('run-3-op-7/d/a.md');
+      await tree().write('d/a.md', utf8('two'));
+      expect(await tree().trash('d/a.md', { trashSlot: 'run-3-op-7' })).toBe('run-3-op-7~2/d/a.md');
+      await tree().write('b.md', utf8('three'));
+      const { trashed } = await tree().write('b.md', utf8('four'), {
+        keepPrevious: true,
+        trashSlot: 'run-3-op-7',
+      });
+      // A slot holds one file: another path does not share it either.
+      expect(trashed).toBe('run-3-op-7~3/b.md');
+      expect((await tree().statTrash('run-3-op-7~2/d/a.md'))?.size).toBe(3);
+      await tree().restore('run-3-op-7/d/a.md', 'first.md');
+      await tree().restore('run-3-op-7~2/d/a.md', 'second.md');
+      await tree().restore('run-3-op-7~3/b.md', 'third.md');
+      expect(
+        await Promise.all(['first.md', 'second.md', 'third.md'].map((p) => readText(tree(), p))),
+      ).toEqual(['one', 'two', 'three']);
+      expect(await tree().statTrash('run-3-op-7/d/a.md')).toBeUndefined();
+    });
+
+    it('refuses a trashSlot that is not one plain name, and changes nothing', async () => {
+      await tree().write('a.md', utf8('one'));
+      for (const slot of ['', 'a/b', '..', 'x~2', '.hidden']) {
+        await expectCode(() => tree().trash('a.md', { trashSlot: slot }), 'invalid-trash-slot');
+        await expectCode(
+          () => tree().write('a.md', utf8('two'), { keepPrevious: true, trashSlot: slot }),
+          'invalid-trash-slot',
+        );
+      }
+      expect(await readText(tree(), 'a.md')).toBe('one');
+    });
+
     it('restore recreates parent directories', async () => {
       await tree().write('deep/dir/note.md', utf8('x'));
       await tree().restore(await tree().trash('deep/dir/note.md'), 'deep/dir/note.md');

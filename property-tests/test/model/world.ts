@@ -9,9 +9,11 @@ import {
   listEveryObject,
   type PairFilter,
   type PlanOp,
+  REMOTE_TRASH_PREFIX,
   RESERVED_PREFIX,
   type RunReport,
   replayPlan,
+  restoreCandidates,
   SNAPSHOT_MARKER_PREFIX,
   type TombstonePayload,
 } from '@syncjournal/core';
@@ -41,6 +43,8 @@ export const coverage = {
   /** Runs whose snapshot was listed and compared with the bucket. */
   snapshots: 0,
   conflicts: 0,
+  /** Versions a killed run kept without journaling where, which `restoreCandidates` found. */
+  unrecordedFound: 0,
   blocked: 0,
   failed: 0,
   uploads: 0,
@@ -469,19 +473,47 @@ export class World {
   /**
    * Invariant 1, second half: a content kept only in a trash or a bucket version is
    * pointed to by a journal — an event naming that trash location or version id, or,
-   * where the run was killed before it could record the outcome, the `op.started` of
-   * that path in a run that never completed (the trash is then found by path).
+   * where the run was killed before it could record the outcome, an `op.started` never
+   * journaled as done whose trash places hold it: the op's local trash slot
+   * (`run-<run>-op-<index>[~n]/<path>`) or its run's remote trash key
+   * (`…/<client>/<run>[~n]/<path>`). Where that op is in the client's current journal,
+   * `restoreCandidates` must list the place: `restore` finds it.
    */
   async checkJournalPoints(): Promise<void> {
     const where = await this.whereabouts();
     const texts: string[] = [];
-    const started = new Set<string>();
+    /** Ops started and never journaled as done. */
+    const open: Array<{
+      client: string;
+      run: number;
+      index: number;
+      path: string;
+      journal: Journal;
+    }> = [];
+    /** Places accepted through such an op, which restore must therefore find. */
+    const unrecorded: Array<{ client: string; path: string; trash: string }> = [];
+    const accept = (o: (typeof open)[number] | undefined, trash: string): boolean => {
+      if (!o) return false;
+      const c = this.clients.find((x) => x.name === o.client);
+      if (c?.journal === o.journal) unrecorded.push({ client: o.client, path: o.path, trash });
+      return true;
+    };
     for (const { journal, pairId } of this.journals) {
       const events = await journal.events({ pairId });
-      const completed = new Set(events.filter((e) => e.kind === 'run.completed').map((e) => e.run));
+      const runs = new Map(
+        events.filter((e) => e.kind === 'run.started').map((e) => [e.run, e.payload.clientId]),
+      );
+      const ended = new Set<string>();
       for (const e of events) {
         texts.push(JSON.stringify(e.payload));
-        if (e.kind === 'op.started' && !completed.has(e.run) && e.path) started.add(e.path);
+        if (e.kind !== 'op.started' && e.kind.startsWith('op.'))
+          ended.add(`${e.run}:${(e.payload as { index: number }).index}`);
+      }
+      for (const e of events) {
+        if (e.kind !== 'op.started' || !e.path || ended.has(`${e.run}:${e.payload.index}`))
+          continue;
+        const client = runs.get(e.run)!;
+        open.push({ client, run: e.run, index: e.payload.index, path: e.path, journal });
       }
     }
     const all = texts.join('\n');
@@ -498,14 +530,38 @@ export class World {
           place.slice(place.indexOf(' ') + 1),
         ];
         if (kind === 'trash') {
+          const client = rest.slice(0, rest.indexOf(':'));
           const location = rest.slice(rest.indexOf(':') + 1);
+          const slot = /^run-(\d+)-op-(\d+)(?:~\d+)?\/(.+)$/.exec(location);
           return (
-            all.includes(JSON.stringify(location)) || [...started].some((p) => location.endsWith(p))
+            all.includes(JSON.stringify(location)) ||
+            (!!slot &&
+              accept(
+                open.find(
+                  (o) =>
+                    o.client === client &&
+                    String(o.run) === slot[1] &&
+                    String(o.index) === slot[2] &&
+                    o.path === slot[3],
+                ),
+                location,
+              ))
           );
         }
         if (kind === 'remote-trash') {
+          const key = /^([^/]+)\/(\d+)(?:~\d+)?\/(.+)$/.exec(
+            rest.slice(REMOTE_TRASH_PREFIX.length),
+          );
           return (
-            all.includes(JSON.stringify(rest)) || [...started].some((p) => rest.endsWith(`/${p}`))
+            all.includes(JSON.stringify(rest)) ||
+            (rest.startsWith(REMOTE_TRASH_PREFIX) &&
+              !!key &&
+              accept(
+                open.find(
+                  (o) => o.client === key[1] && String(o.run) === key[2] && o.path === key[3],
+                ),
+                rest,
+              ))
           );
         }
         const versionId = rest.slice(rest.lastIndexOf('@') + 1);
@@ -517,6 +573,26 @@ export class World {
           `${JSON.stringify(text)} (by ${entry.by}) is kept only at ${places.join(', ')}, and no journal points there`,
         );
       }
+    }
+    for (const u of unrecorded) {
+      const c = this.clients.find((x) => x.name === u.client)!;
+      const candidates = await restoreCandidates(
+        {
+          tree: c.user.tree,
+          store: this.adapters.store.store,
+          journal: c.journal,
+          pair: { id: c.pairId, local: `model://${c.name}`, remote: 'model://bucket' },
+          clientId: c.name,
+        },
+        u.path,
+      );
+      if (!candidates.some((k) => k.kept.trash === u.trash)) {
+        throw new InvariantError(
+          'journal-points',
+          `${u.trash}, kept by a killed run of ${u.client} without a journal entry, is not among what restore would offer for ${u.path}: ${JSON.stringify(candidates)}`,
+        );
+      }
+      coverage.unrecordedFound++;
     }
   }
 
