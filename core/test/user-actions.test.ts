@@ -130,6 +130,17 @@ describe('restoreVersion of what a failed op kept', () => {
   });
 });
 
+/** A sync of `c` whose process dies after its ops ran, before their outcomes were journaled. */
+async function killedSync(c: ReturnType<typeof twoClients>['a']): Promise<void> {
+  const append = c.journal.append.bind(c.journal);
+  c.journal.append = async (events) => {
+    if (events.some((e) => e.kind === 'op.applied')) throw new Error('killed');
+    return append(events);
+  };
+  await expect(c.sync()).rejects.toThrow('killed');
+  c.journal.append = append;
+}
+
 describe('restoreVersion after a killed run', () => {
   it('finds the remote trash copy an op made before the run could journal it', async () => {
     const { a, store } = twoClients();
@@ -137,14 +148,7 @@ describe('restoreVersion after a killed run', () => {
     a.tree.writeText('b.md', 'a teammate needs this');
     await a.sync();
     a.tree.remove('b.md');
-    // The process dies after the ops ran, before their outcomes were journaled.
-    const append = a.journal.append.bind(a.journal);
-    a.journal.append = async (events) => {
-      if (events.some((e) => e.kind === 'op.applied')) throw new Error('killed');
-      return append(events);
-    };
-    await expect(a.sync()).rejects.toThrow('killed');
-    a.journal.append = append;
+    await killedSync(a);
     expect([...store.objects().keys()].filter((k) => k.endsWith('b.md'))).toEqual([
       expect.stringMatching(/^\.syncjournal\/trash\/a\/\d+\/b\.md$/),
     ]);
@@ -152,9 +156,7 @@ describe('restoreVersion after a killed run', () => {
     expect(restored.from).toMatchObject({ side: 'remote', trash: expect.stringMatching(/b\.md$/) });
     expect(a.tree.readText('b.md')).toBe('a teammate needs this');
   });
-});
 
-describe('restoreVersion after a killed run (local trash)', () => {
   it("finds the local trash copies a killed run's ops kept: a delete and a replaced file", async () => {
     const { a, b } = twoClients();
     a.tree.writeText('gone.md', 'deleted by a teammate');
@@ -165,13 +167,7 @@ describe('restoreVersion after a killed run (local trash)', () => {
     b.tree.writeText('n.md', 'theirs');
     await b.sync();
     // a's run trashes gone.md and replaces n.md, then dies before journaling either.
-    const append = a.journal.append.bind(a.journal);
-    a.journal.append = async (events) => {
-      if (events.some((e) => e.kind === 'op.applied')) throw new Error('killed');
-      return append(events);
-    };
-    await expect(a.sync()).rejects.toThrow('killed');
-    a.journal.append = append;
+    await killedSync(a);
     const trashed = a.tree.trashed().map((t) => t.location);
     expect(trashed.sort()).toEqual([
       expect.stringMatching(/^run-\d+-op-\d+\/gone\.md$/),
