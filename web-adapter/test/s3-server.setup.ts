@@ -1,6 +1,8 @@
 /**
  * Global setup of the browser tests: the S3 test server (with the CORS rule the
- * browser needs, see docs/providers.md) on 127.0.0.1, for the S3 store in Chromium.
+ * browser needs, see docs/providers.md) on 127.0.0.1, for the S3 store in Chromium;
+ * and the property budget from the environment (SYNCJOURNAL_PROPERTY_RUNS and
+ * SYNCJOURNAL_PROPERTY_SEED, as the property suite reads them), which a page cannot read.
  */
 import type { TestProject } from 'vitest/node';
 import {
@@ -12,6 +14,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     s3Endpoint: string;
     s3VersionedEndpoint: string;
+    /** The environment's SYNCJOURNAL_PROPERTY_RUNS, or ''. */
+    propertyRuns: string;
+    /** The environment's SYNCJOURNAL_PROPERTY_SEED, or ''. */
+    propertySeed: string;
   }
 }
 
@@ -24,6 +30,8 @@ export default async function setup(project: TestProject) {
   }
   project.provide('s3Endpoint', servers[0]!.url);
   project.provide('s3VersionedEndpoint', servers[1]!.url);
+  project.provide('propertyRuns', process.env.SYNCJOURNAL_PROPERTY_RUNS ?? '');
+  project.provide('propertySeed', process.env.SYNCJOURNAL_PROPERTY_SEED ?? '');
   return async () => {
     for (const server of servers) await server.stop();
   };

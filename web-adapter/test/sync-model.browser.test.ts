@@ -1,6 +1,6 @@
 import { MemoryJournal, MemoryStore, systemClock } from '@syncjournal/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { Adapters, UserTree } from '../../property-tests/test/model/adapter-types.js';
 import {
   commandsArbitrary,
@@ -15,6 +15,23 @@ import { createWebHasher } from '../src/web-hasher.js';
 
 const hasher = await createWebHasher();
 let cases = 0;
+
+/**
+ * 60 cases a run. SYNCJOURNAL_PROPERTY_RUNS=N scales them by N/1000, as it scales the
+ * rest of the property suite (whose memory model runs 1,000 by default), and
+ * SYNCJOURNAL_PROPERTY_SEED replays a failure the run printed.
+ */
+const given = {
+  runs: Number(inject('propertyRuns') || NaN),
+  seed: Number(inject('propertySeed') || NaN),
+};
+const budget = {
+  numRuns:
+    Number.isInteger(given.runs) && given.runs > 0
+      ? Math.max(1, Math.round((60 * given.runs) / 1000))
+      : 60,
+  ...(Number.isInteger(given.seed) ? { seed: given.seed } : {}),
+};
 
 /**
  * The property suite's model with OPFS trees in Chromium (the browser's hasher, an
@@ -107,7 +124,7 @@ async function readAll(root: FileSystemDirectoryHandle): Promise<Map<string, Uin
 
 describe('sync model on OPFS in Chromium', () => {
   it('never loses a write (OPFS trees, in-memory bucket and journals)', {
-    timeout: 300_000,
+    timeout: Math.max(300_000, budget.numRuns * 10_000),
   }, async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -118,7 +135,7 @@ describe('sync model on OPFS in Chromium', () => {
           await runModel(await opfsAdapters(), setup, commands);
         },
       ),
-      { numRuns: 60, verbose: 1 },
+      { ...budget, verbose: 1 },
     );
   });
 
