@@ -173,6 +173,13 @@ describe('restoreVersion after a killed run', () => {
       expect.stringMatching(/^run-\d+-op-\d+\/gone\.md$/),
       expect.stringMatching(/^run-\d+-op-\d+\/n\.md$/),
     ]);
+    const story = (await pathTimeline(a.journal, a.pair.id, 'gone.md')).filter(
+      (e) => e.kind === 'op.started',
+    );
+    expect(story.map((e) => e.text)).toEqual([
+      'upload started',
+      'delete-local started; no outcome journaled: if the run was killed, `restore` finds what the op kept',
+    ]);
     const gone = await restoreVersion(a.ctx, 'gone.md');
     expect(gone.from).toMatchObject({
       side: 'local',

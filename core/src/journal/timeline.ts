@@ -45,6 +45,10 @@ export async function pathTimeline(
     events.push(...(await journal.events({ pairId: id, path })));
   }
   events.sort((a, b) => a.seq - b.seq);
+  const opKey = (e: JournalEvent) => `${e.run}:${(e.payload as { index?: number }).index}`;
+  const ended = new Set(
+    events.filter((e) => e.kind.startsWith('op.') && e.kind !== 'op.started').map(opKey),
+  );
   return events.map((e) => ({
     seq: e.seq,
     run: e.run,
@@ -52,7 +56,12 @@ export async function pathTimeline(
     mode: runs.get(e.run)?.mode ?? null,
     at: e.at,
     kind: e.kind,
-    text: describeEvent(e),
+    text:
+      describeEvent(e) +
+      // Ops are journaled as done a batch at a time: a killed run leaves only this.
+      (e.kind === 'op.started' && runs.get(e.run)?.status === 'running' && !ended.has(opKey(e))
+        ? '; no outcome journaled: if the run was killed, `restore` finds what the op kept'
+        : ''),
     restorable:
       (e.kind === 'op.applied' || e.kind === 'op.failed') &&
       keptSomewhere(e.payload as Partial<OpAppliedPayload & OpFailedPayload>),
@@ -90,6 +99,8 @@ export function describeEvent(e: JournalEvent): string {
         .join('');
       return `failed: ${(p.error as { message?: string })?.message ?? ''}${keptAt}`;
     }
+    case 'op.started':
+      return `${p.action} started`;
     case 'op.skipped':
       return `skipped: ${p.reason ?? ''}`;
     case 'conflict.recorded':
