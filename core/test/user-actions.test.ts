@@ -193,6 +193,32 @@ describe('restoreVersion after a killed run', () => {
   });
 });
 
+describe('restoreVersion after a killed run, a slot taken before', () => {
+  it('finds the copy at slot~2 after the copy at the slot itself was restored', async () => {
+    const { a, b } = twoClients();
+    // A copy an earlier journal of this client kept for its run 2, op 0 (a lost journal
+    // starts its runs from 1 again): the killed run below takes the next slot, ~2.
+    a.tree.writeText('gone.md', 'kept under an earlier journal');
+    expect(await a.tree.trash('gone.md', { trashSlot: 'run-2-op-0' })).toBe('run-2-op-0/gone.md');
+    a.tree.writeText('gone.md', 'deleted by a teammate');
+    a.tree.writeText('keep.md', 'an emptied bucket would be blocked by a guard');
+    await a.sync();
+    await b.sync();
+    b.tree.remove('gone.md');
+    await b.sync();
+    await killedSync(a);
+    expect(a.tree.trashed().map((t) => t.location)).toEqual([
+      'run-2-op-0/gone.md',
+      'run-2-op-0~2/gone.md',
+    ]);
+    // The user brings back the older copy by hand: its slot is empty now.
+    await a.tree.restore('run-2-op-0/gone.md', 'older.md');
+    const restored = await restoreVersion(a.ctx, 'gone.md');
+    expect(restored.from).toMatchObject({ side: 'local', trash: 'run-2-op-0~2/gone.md' });
+    expect(a.tree.readText('gone.md')).toBe('deleted by a teammate');
+  });
+});
+
 describe('pathTimeline', () => {
   it("tells a path's story: which client's run, what kind of run, what happened, what can be restored", async () => {
     const { b } = await conflicted();

@@ -195,27 +195,55 @@ async function unrecordedCopies(
   const known = new Set(recorded.flatMap((c) => (c.kept.trash ? [c.kept.trash] : [])));
   const found: RestoreCandidate[] = [];
   for (const { run, index } of open.values()) {
-    for (let n = 1; ; n++) {
-      const location = `${trashSlotCandidate(localTrashSlot(run, index), n)}/${path}`;
-      if (!(await ctx.tree.statTrash(location))) break;
-      if (!known.has(location))
-        found.push({ run, kept: { side: 'local', trash: location, hash: null } });
-    }
+    const slot = localTrashSlot(run, index);
+    await probeFamily(
+      (n) => `${trashSlotCandidate(slot, n)}/${path}`,
+      (location) => ctx.tree.statTrash(location),
+      (location) => {
+        if (!known.has(location))
+          found.push({ run, kept: { side: 'local', trash: location, hash: null } });
+      },
+    );
   }
   for (const run of new Set([...open.values()].map((o) => o.run))) {
-    for (let n = 1; ; n++) {
-      const key = trashKeyCandidate(REMOTE_TRASH_PREFIX, ctx.clientId, run, path, n);
-      const object = await ctx.store.head(key);
-      if (!object) break;
-      if (known.has(key)) continue;
-      found.push({
-        run,
-        kept: { side: 'remote', trash: key, hash: object.sha256 ?? null, etag: object.etag },
-      });
-    }
+    await probeFamily(
+      (n) => trashKeyCandidate(REMOTE_TRASH_PREFIX, ctx.clientId, run, path, n),
+      (key) => ctx.store.head(key),
+      (key, object) => {
+        if (known.has(key)) return;
+        found.push({
+          run,
+          kept: { side: 'remote', trash: key, hash: object.sha256 ?? null, etag: object.etag },
+        });
+      },
+    );
   }
   return found;
 }
+
+/**
+ * Looks up candidates 1, 2, 3… of a family of trash places (`slot`, `slot~2`…) and hands
+ * each one found to `found`. A place in the middle may be empty — restored, or pruned by
+ * retention — so the lookup goes on past it and stops after {@link FAMILY_GAP} misses in a row.
+ */
+async function probeFamily<T>(
+  candidate: (n: number) => string,
+  look: (place: string) => Promise<T | undefined>,
+  found: (place: string, what: T) => void,
+): Promise<void> {
+  for (let n = 1, misses = 0; misses < FAMILY_GAP; n++) {
+    const place = candidate(n);
+    const what = await look(place);
+    if (!what) misses++;
+    else {
+      misses = 0;
+      found(place, what);
+    }
+  }
+}
+
+/** How many empty places in a row end the lookup of a trash family. */
+const FAMILY_GAP = 3;
 
 /** What a restore journals: a download to `to`, saying where the version came from. */
 function restoredEvents(run: number, to: string, from: TombstonePayload): JournalEventInput[] {
