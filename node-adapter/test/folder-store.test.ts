@@ -649,11 +649,15 @@ describe('FolderStore', () => {
       await fs.writeFile(join(lockDir(), 'owner.json'), JSON.stringify(owner));
     }
 
-    /** The lock folder's entries once this process no longer keeps its lock for a next writer. */
+    /**
+     * The lock folder's entries once this process no longer keeps its lock for a next
+     * writer and has finished releasing it: a release moves `write` aside as
+     * `released-…` and then deletes that, so both must be gone (within 2 s).
+     */
     async function locksOnceReleased(): Promise<string[]> {
       for (let waited = 0; waited < 2_000; waited += 10) {
         const entries = await fs.readdir(at('.syncjournal/locks'));
-        if (!entries.includes('write')) return entries;
+        if (!entries.some((e) => e === 'write' || e.startsWith('released-'))) return entries;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       return fs.readdir(at('.syncjournal/locks'));
