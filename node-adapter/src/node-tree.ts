@@ -11,6 +11,7 @@ import {
   registerErrorClass,
   SyncJournalError,
   TEMP_PREFIX,
+  type TrashOptions,
   trashSlotCandidate,
   type WalkItem,
   type WriteOptions,
@@ -371,10 +372,7 @@ export class NodeTree implements LocalTree {
     }
   }
 
-  async trash(
-    path: string,
-    options: { expect?: FileStat; trashSlot?: string } = {},
-  ): Promise<string> {
+  async trash(path: string, options: TrashOptions = {}): Promise<string> {
     const abs = this.#abs(path);
     if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const found = await this.#checkParents(path);

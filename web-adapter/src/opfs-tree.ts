@@ -7,6 +7,7 @@ import {
   PreconditionFailedError,
   SyncJournalError,
   TEMP_PREFIX,
+  type TrashOptions,
   trashSlotCandidate,
   type WalkItem,
   type WriteOptions,
@@ -168,10 +169,7 @@ export class OpfsTree implements LocalTree {
     }
   }
 
-  async trash(
-    path: string,
-    options: { expect?: FileStat; trashSlot?: string } = {},
-  ): Promise<string> {
+  async trash(path: string, options: TrashOptions = {}): Promise<string> {
     if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     const handle = await this.#file(path);
     if (!handle) throw new NotFoundError(`The file ${path}`, { path });

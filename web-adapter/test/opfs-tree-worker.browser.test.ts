@@ -1,4 +1,4 @@
-import type { FileStat, LocalTree, WalkItem, WriteOptions } from '@syncjournal/core';
+import type { LocalTree, TrashOptions, WalkItem, WriteOptions } from '@syncjournal/core';
 import { runTreeConformance } from '@syncjournal/core/testing';
 import { type Remote, wrap } from 'comlink';
 import { afterAll, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ class WorkerTree implements LocalTree {
     await written.catch(() => {});
     throw failure;
   }
-  trash(path: string, options: { expect?: FileStat; trashSlot?: string } = {}) {
+  trash(path: string, options: TrashOptions = {}) {
     return this.inner.trash(path, options);
   }
   restore(trashLocation: string, path: string) {

@@ -1,6 +1,7 @@
 import { MemoryJournal, MemoryStore, systemClock } from '@syncjournal/core';
 import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
+import { runs, seed } from '../../property-tests/test/budget.js';
 import type { Adapters, UserTree } from '../../property-tests/test/model/adapter-types.js';
 import {
   commandsArbitrary,
@@ -18,20 +19,10 @@ let cases = 0;
 
 /**
  * 60 cases a run. SYNCJOURNAL_PROPERTY_RUNS=N scales them by N/1000, as it scales the
- * rest of the property suite (whose memory model runs 1,000 by default), and
- * SYNCJOURNAL_PROPERTY_SEED replays a failure the run printed.
+ * rest of the property suite, and SYNCJOURNAL_PROPERTY_SEED replays a failure the run
+ * printed; the global setup passes both, which a page cannot read.
  */
-const given = {
-  runs: Number(inject('propertyRuns') || NaN),
-  seed: Number(inject('propertySeed') || NaN),
-};
-const budget = {
-  numRuns:
-    Number.isInteger(given.runs) && given.runs > 0
-      ? Math.max(1, Math.round((60 * given.runs) / 1000))
-      : 60,
-  ...(Number.isInteger(given.seed) ? { seed: given.seed } : {}),
-};
+const budget = { numRuns: runs(60, inject('propertyRuns')), ...seed(inject('propertySeed')) };
 
 /**
  * The property suite's model with OPFS trees in Chromium (the browser's hasher, an

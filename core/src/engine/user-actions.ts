@@ -8,6 +8,7 @@ import {
   type OpAppliedPayload,
   type OpFailedPayload,
   type TombstonePayload,
+  unfinishedOps,
 } from '../journal/events.js';
 import type { ConflictRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
@@ -185,16 +186,10 @@ async function unrecordedCopies(
   events: readonly JournalEvent[],
   recorded: ReadonlyArray<RestoreCandidate>,
 ): Promise<RestoreCandidate[]> {
-  const open = new Map<string, { run: number; index: number }>();
-  for (const e of events) {
-    const { index } = e.payload as { index: number };
-    const key = `${e.run}:${index}`;
-    if (e.kind === 'op.started') open.set(key, { run: e.run, index });
-    else open.delete(key);
-  }
+  const open = unfinishedOps(events).map((e) => ({ run: e.run, index: e.payload.index }));
   const known = new Set(recorded.flatMap((c) => (c.kept.trash ? [c.kept.trash] : [])));
   const found: RestoreCandidate[] = [];
-  for (const { run, index } of open.values()) {
+  for (const { run, index } of open) {
     const slot = localTrashSlot(run, index);
     await probeFamily(
       (n) => `${trashSlotCandidate(slot, n)}/${path}`,
@@ -205,7 +200,7 @@ async function unrecordedCopies(
       },
     );
   }
-  for (const run of new Set([...open.values()].map((o) => o.run))) {
+  for (const run of new Set(open.map((o) => o.run))) {
     await probeFamily(
       (n) => trashKeyCandidate(REMOTE_TRASH_PREFIX, ctx.clientId, run, path, n),
       (key) => ctx.store.head(key),

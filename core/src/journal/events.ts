@@ -322,6 +322,23 @@ export function keptVersions(
   );
 }
 
+/**
+ * The `op.started` events among `events` that no `op.applied`, `op.failed` or
+ * `op.skipped` of the same run and index answers. Ops are journaled as done a batch at a
+ * time, so these are the ops of a run killed (or still running) before its batch was.
+ */
+export function unfinishedOps(events: readonly JournalEvent[]): JournalEvent<'op.started'>[] {
+  const key = (e: JournalEvent) => `${e.run}:${(e.payload as Partial<OpRefPayload>).index}`;
+  const done = new Set(
+    events
+      .filter((e) => e.kind === 'op.applied' || e.kind === 'op.failed' || e.kind === 'op.skipped')
+      .map(key),
+  );
+  return events.filter(
+    (e): e is JournalEvent<'op.started'> => e.kind === 'op.started' && !done.has(key(e)),
+  );
+}
+
 export interface OpSkippedPayload extends OpRefPayload {
   reason: string;
 }

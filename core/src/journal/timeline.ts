@@ -7,6 +7,7 @@ import {
   type OpFailedPayload,
   type RunMode,
   type TombstonePayload,
+  unfinishedOps,
 } from './events.js';
 import type { RunRow } from './projections.js';
 
@@ -45,10 +46,7 @@ export async function pathTimeline(
     events.push(...(await journal.events({ pairId: id, path })));
   }
   events.sort((a, b) => a.seq - b.seq);
-  const opKey = (e: JournalEvent) => `${e.run}:${(e.payload as { index?: number }).index}`;
-  const ended = new Set(
-    events.filter((e) => e.kind.startsWith('op.') && e.kind !== 'op.started').map(opKey),
-  );
+  const unfinished = new Set<JournalEvent>(unfinishedOps(events));
   return events.map((e) => ({
     seq: e.seq,
     run: e.run,
@@ -59,7 +57,7 @@ export async function pathTimeline(
     text:
       describeEvent(e) +
       // Ops are journaled as done a batch at a time: a killed run leaves only this.
-      (e.kind === 'op.started' && runs.get(e.run)?.status === 'running' && !ended.has(opKey(e))
+      (unfinished.has(e) && runs.get(e.run)?.status === 'running'
         ? '; no outcome journaled: if the run was killed, `restore` finds what the op kept'
         : ''),
     restorable:

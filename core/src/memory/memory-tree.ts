@@ -1,7 +1,7 @@
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
 import { comparePaths } from '../paths.js';
 import { type Clock, systemClock } from '../ports/clock.js';
-import type { FileStat, LocalTree, WalkItem, WriteOptions } from '../ports/tree.js';
+import type { FileStat, LocalTree, TrashOptions, WalkItem, WriteOptions } from '../ports/tree.js';
 import { checkTrashSlot, trashSlotCandidate } from '../reconcile/safe-path.js';
 import { chunksOf, collectBytes, decodeUtf8, encodeUtf8 } from './bytes.js';
 import { platformError } from './platform-error.js';
@@ -54,8 +54,6 @@ export class MemoryTree implements LocalTree {
   readonly #dirs = new Map<string, string>();
   readonly #symlinks = new Map<string, string>();
   readonly #trash = new Map<string, TrashEntry>();
-  /** The slots holding a trashed file (one each); a restore frees its slot. */
-  readonly #trashSlots = new Set<string>();
   readonly #failed = new Set<string>();
   #nextIno = 1;
   #nextTrash = 1;
@@ -143,10 +141,7 @@ export class MemoryTree implements LocalTree {
     return trashed === undefined ? { stat: statOf(file) } : { stat: statOf(file), trashed };
   }
 
-  async trash(
-    path: string,
-    options: { expect?: FileStat; trashSlot?: string } = {},
-  ): Promise<string> {
+  async trash(path: string, options: TrashOptions = {}): Promise<string> {
     this.#checkAccess(path);
     if (options.trashSlot !== undefined) checkTrashSlot(options.trashSlot);
     await this.#runBeforeWrite(path);
@@ -174,7 +169,6 @@ export class MemoryTree implements LocalTree {
     }
     this.#checkParents(path);
     this.#trash.delete(trashLocation);
-    this.#trashSlots.delete(trashLocation.slice(0, trashLocation.indexOf('/')));
     // A rename keeps the inode and mtime; only the ctime moves.
     const file = this.#store(key, {
       path: this.#spell(path),
@@ -383,10 +377,11 @@ export class MemoryTree implements LocalTree {
   #moveToTrash(key: string, file: FileEntry, slot?: string): TrashEntry {
     const candidate = (n: number) =>
       slot === undefined ? `trash-${this.#nextTrash++}` : trashSlotCandidate(slot, n);
+    // A slot holds one file: it is taken while a trashed file is in it.
+    const taken = (name: string) => [...this.#trash.keys()].some((k) => k.startsWith(`${name}/`));
     let n = 1;
     let name = candidate(n);
-    while (this.#trashSlots.has(name)) name = candidate(++n);
-    this.#trashSlots.add(name);
+    while (taken(name)) name = candidate(++n);
     const location = `${name}/${file.path}`;
     const entry = {
       location,

@@ -61,7 +61,7 @@ export interface LocalTree {
    * it the tree names one. `expect` works as in {@link write}. Empty parent
    * directories left behind are removed. Throws `NotFoundError` when nothing is there.
    */
-  trash(path: string, options?: { expect?: FileStat; trashSlot?: string }): Promise<string>;
+  trash(path: string, options?: TrashOptions): Promise<string>;
 
   /** Puts a trashed file back at `path` (which must be free). */
   restore(trashLocation: string, path: string): Promise<FileStat>;
@@ -71,6 +71,13 @@ export interface LocalTree {
 
   /** Creates a directory and its parents; does nothing if it exists. */
   mkdir(path: string): Promise<void>;
+}
+
+/** The options of {@link LocalTree.trash}. */
+export interface TrashOptions {
+  expect?: FileStat;
+  /** The slot the trashed file goes to (see {@link LocalTree.trash}). */
+  trashSlot?: string;
 }
 
 /** The options of {@link LocalTree.write}. */

@@ -16,6 +16,7 @@ import {
   restoreCandidates,
   SNAPSHOT_MARKER_PREFIX,
   type TombstonePayload,
+  unfinishedOps,
 } from '@syncjournal/core';
 import { readProjections } from '@syncjournal/core/testing';
 import type { Adapters, UserTree } from './adapter-types.js';
@@ -503,15 +504,9 @@ export class World {
       const runs = new Map(
         events.filter((e) => e.kind === 'run.started').map((e) => [e.run, e.payload.clientId]),
       );
-      const ended = new Set<string>();
-      for (const e of events) {
-        texts.push(JSON.stringify(e.payload));
-        if (e.kind !== 'op.started' && e.kind.startsWith('op.'))
-          ended.add(`${e.run}:${(e.payload as { index: number }).index}`);
-      }
-      for (const e of events) {
-        if (e.kind !== 'op.started' || !e.path || ended.has(`${e.run}:${e.payload.index}`))
-          continue;
+      for (const e of events) texts.push(JSON.stringify(e.payload));
+      for (const e of unfinishedOps(events)) {
+        if (!e.path) continue;
         const client = runs.get(e.run)!;
         open.push({ client, run: e.run, index: e.payload.index, path: e.path, journal });
       }
