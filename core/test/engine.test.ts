@@ -335,6 +335,80 @@ describe('safety guards, end to end', () => {
     expect(linux.listing()).toEqual({ 'Notes.md': 'v2 on the mac', 'notes.md': 'v3 on linux' });
   });
 
+  it('a teammate’s name that differs only in accent encoding from a Mac’s file is kept in the bucket, reported, and never written over it', async () => {
+    const w = world(journal);
+    const mac = w.client('mac');
+    mac.tree = new MemoryTree({
+      clock: w.clock,
+      caseInsensitive: true,
+      normalizationInsensitive: true,
+    });
+    const linux = w.client('linux');
+    const nfc = 'caf\u00e9.md';
+    const nfd = nfc.normalize('NFD');
+    mac.write(nfd, 'written on the mac');
+    await mac.sync();
+    linux.write(nfc, 'written on linux');
+    await linux.sync();
+    expect(bucket(w.store)).toEqual({ [nfd]: 'written on the mac', [nfc]: 'written on linux' });
+    for (let again = 0; again < 2; again++) {
+      const { report } = await mac.sync();
+      expect(report.status).toBe('in-sync');
+      expect(report.guards.find((g) => g.guard === 'unsafe-keys')).toMatchObject({
+        verdict: 'limited',
+        paths: [nfc],
+      });
+      expect(mac.listing()).toEqual({ [nfd]: 'written on the mac' });
+      expect(bucket(w.store)).toEqual({ [nfd]: 'written on the mac', [nfc]: 'written on linux' });
+      // The run journals how the tree folds names, and an audit replays it by that.
+      const events = await journal.events();
+      const started = events.find((e) => e.run === report.run && e.kind === 'run.started')!;
+      expect(started.payload).toMatchObject({ options: { normalizationInsensitive: true } });
+      expect(replayPlan(events, report.run, { hasher: sha256 })?.matches).toBe(true);
+    }
+  });
+
+  it('on a Mac disk that stores names decomposed (HFS+), a teammate’s NFC key is renamed to NFD once, and nothing is lost', async () => {
+    /** HFS+: every name is stored as NFD, whatever spelling it was given. */
+    class HfsTree extends MemoryTree {
+      override write(...[path, ...rest]: Parameters<MemoryTree['write']>) {
+        return super.write(path.normalize('NFD'), ...rest);
+      }
+      override writeText(...[path, ...rest]: Parameters<MemoryTree['writeText']>) {
+        return super.writeText(path.normalize('NFD'), ...rest);
+      }
+      override restore(location: string, path: string) {
+        return super.restore(location, path.normalize('NFD'));
+      }
+    }
+    const w = world(journal);
+    const mac = w.client('mac-hfs');
+    mac.tree = new HfsTree({
+      clock: w.clock,
+      caseInsensitive: true,
+      normalizationInsensitive: true,
+    });
+    const linux = w.client('linux-nfc');
+    const nfc = 'caf\u00e9.md';
+    const nfd = nfc.normalize('NFD');
+    linux.write(nfc, 'menu');
+    await linux.sync();
+    await mac.sync();
+    expect(mac.listing()).toEqual({ [nfd]: 'menu' });
+    const renamed = await mac.sync();
+    expect(renamed.report).toMatchObject({ status: 'in-sync', uploaded: 1, deletedRemote: 1 });
+    expect(bucket(w.store)).toEqual({ [nfd]: 'menu' });
+    const followed = await linux.sync();
+    expect(followed.report).toMatchObject({ status: 'in-sync', downloaded: 1, deletedLocal: 1 });
+    expect(linux.listing()).toEqual({ [nfd]: 'menu' });
+    // Linux's NFC file went to its trash, where restore finds it.
+    expect(linux.tree.trashed().map((t) => [t.path, new TextDecoder().decode(t.data)])).toEqual([
+      [nfc, 'menu'],
+    ]);
+    const quiet = await mac.sync();
+    expect(quiet.report).toMatchObject({ status: 'in-sync', uploaded: 0, downloaded: 0 });
+  });
+
   it('a local .syncjournal/ folder is never uploaded among the bucket’s own keys, and is reported', async () => {
     const w = world(journal);
     const a = w.client('alice');

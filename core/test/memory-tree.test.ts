@@ -25,6 +25,14 @@ for (const caseInsensitive of [false, true]) {
   });
 }
 
+runTreeConformance('MemoryTree (macOS-like: ignores case and accent encoding)', {
+  create: () => ({
+    tree: new MemoryTree({ caseInsensitive: true, normalizationInsensitive: true }),
+  }),
+  caseInsensitive: true,
+  normalizationInsensitive: true,
+});
+
 runTreeConformance('MemoryTree (FAT-like 2 s mtimes, manual clock)', {
   create: () => ({
     tree: new MemoryTree({ clock: new ManualClock(), timestampGranularityMs: 2000 }),

@@ -286,6 +286,53 @@ describe('what the reconciler refuses to act on', () => {
     expect(edited.ops[1]!.why).toMatch(/differs from it only by case \(Notes\.md\)/);
   });
 
+  it('skips downloads that differ only in accent encoding from a local name, on a tree that folds it (macOS)', () => {
+    const nfc = 'caf\u00e9.md';
+    const nfd = nfc.normalize('NFD');
+    const mac = (partial: Partial<ReconcileInput>) =>
+      reconcile(input({ caseInsensitive: true, normalizationInsensitive: true, ...partial })).ops;
+    // A Linux teammate's NFC key beside the Mac's NFD file: the download would land on
+    // the Mac's file, so it is skipped and said why; the Mac's file still goes up.
+    const beside = mac({ local: [local(nfd, 1)], remote: [remote(nfc, 2)] });
+    expect(beside.map((o) => [o.path, o.row, o.action])).toEqual([
+      [nfd, 'local-new', 'upload'],
+      [nfc, 'unsafe-key', 'skip'],
+    ]);
+    expect(beside[1]!.why).toBe(
+      `this path cannot be written in the local folder: another path differs from it only in how its accented letters are encoded (Unicode NFC or NFD) (${nfd}), and the local folder treats them as one name`,
+    );
+    // Two such keys in the bucket, neither local: neither lands.
+    expect(mac({ remote: [remote(nfd, 1), remote(nfc, 2)] }).map((o) => o.row)).toEqual([
+      'unsafe-key',
+      'unsafe-key',
+    ]);
+    // Into a folder the Mac holds under the other encoding.
+    const folder = 'Cr\u00e8me';
+    const [into] = mac({
+      local: [local(`${folder.normalize('NFD')}/a.md`, 1)],
+      remote: [remote(`${folder}/b.md`, 2)],
+    }).filter((o) => o.path.endsWith('b.md'));
+    expect(into).toMatchObject({ row: 'unsafe-key', action: 'skip' });
+    expect(into!.why).toMatch(
+      /its folder Crème differs only in how its accented letters are encoded/,
+    );
+    // Case and encoding at once; and a case-only twin keeps the words rules 2 journaled.
+    const both = mac({ local: [local('CAFE\u0301.md', 1)], remote: [remote(nfc, 2)] });
+    expect(both.find((o) => o.path === nfc)!.why).toContain(
+      'only by case and by how its accented letters are encoded (CAFE\u0301.md), and the local folder treats them as one name',
+    );
+    const cased = mac({ local: [local('Notes.md', 1)], remote: [remote('notes.md', 2)] });
+    expect(cased.find((o) => o.path === 'notes.md')!.why).toBe(
+      'this path cannot be written in the local folder: another path differs from it only by case (Notes.md), and the local folder ignores case',
+    );
+    // A tree that keeps the encodings apart (Linux, OPFS) holds both.
+    const linux = reconcile(input({ local: [local(nfd, 1)], remote: [remote(nfc, 2)] })).ops;
+    expect(linux.map((o) => [o.path, o.action])).toEqual([
+      [nfd, 'upload'],
+      [nfc, 'download'],
+    ]);
+  });
+
   it('skips downloads the local tree could not hold beside its files, and only those', () => {
     const ci = (partial: Partial<ReconcileInput>) =>
       reconcile(input({ caseInsensitive: true, ...partial })).ops.map((o) => [o.path, o.row]);
@@ -402,20 +449,34 @@ describe('determinism', () => {
 });
 
 describe('local writes a tree can hold (rules 2), for any sides', () => {
-  // Paths of up to three segments over names that clash by case and by nesting.
+  // Paths of up to three segments over names that clash by case, by accent encoding
+  // (é as NFC, as NFD, É) and by nesting.
   const pathArb = fc
-    .array(fc.constantFrom('a', 'A', 'b', 'B.md'), { minLength: 1, maxLength: 3 })
+    .array(fc.constantFrom('a', 'A', 'b', 'B.md', '\u00e9', 'e\u0301', '\u00c9.md'), {
+      minLength: 1,
+      maxLength: 3,
+    })
     .map((segments) => segments.join('/'));
-  const fold = (ci: boolean) => (p: string) => (ci ? p.toLowerCase() : p);
+  /** How the tree folds names: `ci` case (macOS, Windows), `ni` accent encoding (macOS). */
+  interface Folding {
+    ci: boolean;
+    ni: boolean;
+  }
+  const fold =
+    ({ ci, ni }: Folding) =>
+    (p: string) => {
+      const k = ci ? p.toLowerCase() : p;
+      return ni ? k.normalize('NFC') : k;
+    };
   const foldersOf = (p: string) =>
     p
       .split('/')
       .slice(0, -1)
       .map((_, i, all) => all.slice(0, i + 1).join('/'));
 
-  /** Why a set of files cannot all be in one tree, or null: twins by case, a file where a folder is, one folder spelt two ways. */
-  function inconsistency(paths: Iterable<string>, ci: boolean): string | null {
-    const f = fold(ci);
+  /** Why a set of files cannot all be in one tree, or null: twins by spelling, a file where a folder is, one folder spelt two ways. */
+  function inconsistency(paths: Iterable<string>, folding: Folding): string | null {
+    const f = fold(folding);
     const files = new Map<string, string>();
     const folders = new Map<string, string>();
     for (const p of paths) {
@@ -433,20 +494,20 @@ describe('local writes a tree can hold (rules 2), for any sides', () => {
   }
 
   /** A local tree: paths added in order while the tree can hold them. */
-  const treeArb = (ci: boolean) =>
+  const treeArb = (folding: Folding) =>
     fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 8 }).map((pairs) => {
       const kept: Array<[string, number]> = [];
       for (const [p, n] of pairs) {
-        if (inconsistency([...kept.map(([k]) => k), p], ci) === null) kept.push([p, n]);
+        if (inconsistency([...kept.map(([k]) => k), p], folding) === null) kept.push([p, n]);
       }
       return kept;
     });
   const sorted = <T extends { path: string }>(xs: T[]) =>
     [...new Map(xs.map((x) => [x.path, x])).values()].sort((x, y) => comparePaths(x.path, y.path));
-  const casesArb = fc.boolean().chain((ci) =>
+  const casesArb = fc.record({ ci: fc.boolean(), ni: fc.boolean() }).chain((folding) =>
     fc.record({
-      ci: fc.constant(ci),
-      local: treeArb(ci),
+      folding: fc.constant(folding),
+      local: treeArb(folding),
       remote: fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 8 }),
       base: fc.array(fc.tuple(pathArb, fc.integer({ min: 1, max: 3 })), { maxLength: 6 }),
       policy: fc.constantFrom('keep-both', 'prefer-local', 'prefer-remote') as fc.Arbitrary<
@@ -457,9 +518,10 @@ describe('local writes a tree can hold (rules 2), for any sides', () => {
 
   it('leaves the local tree holding only what a tree can hold, and changes nothing but those writes', () => {
     fc.assert(
-      fc.property(casesArb, ({ ci, local: l, remote: r, base: b, policy }) => {
+      fc.property(casesArb, ({ folding, local: l, remote: r, base: b, policy }) => {
         const i = input({
-          caseInsensitive: ci,
+          caseInsensitive: folding.ci,
+          normalizationInsensitive: folding.ni,
           base: sorted(b.map(([p, n]) => base(p, n))),
           local: sorted(l.map(([p, n]) => local(p, n))),
           remote: sorted(r.map(([p, n]) => remote(p, n))),
@@ -478,7 +540,7 @@ describe('local writes a tree can hold (rules 2), for any sides', () => {
           if (writes) after.add(op.path);
           if (op.conflictPath) after.add(op.conflictPath);
         }
-        expect(inconsistency(after, ci)).toBeNull();
+        expect(inconsistency(after, folding)).toBeNull();
         // Every op is its decision-table row, or skipped as unsafe.
         const at = (list: readonly { path: string }[], p: string) => list.find((e) => e.path === p);
         for (const op of plan.ops) {

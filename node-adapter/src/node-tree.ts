@@ -110,6 +110,8 @@ export interface NodeTreeOptions {
   fs?: NodeFs;
   /** Probed by {@link NodeTree.open} when not given; `false` for the constructor. */
   caseInsensitive?: boolean;
+  /** Probed by {@link NodeTree.open} when not given; `false` for the constructor. */
+  normalizationInsensitive?: boolean;
   /** Probed by {@link NodeTree.open} when not given; 1 for the constructor. */
   timestampGranularityMs?: number;
   /**
@@ -182,6 +184,7 @@ export class NodeTree implements LocalTree {
   readonly root: string;
   readonly trashDir: string;
   readonly caseInsensitive: boolean;
+  readonly normalizationInsensitive: boolean;
   readonly timestampGranularityMs: number;
   readonly #fs: NodeFs;
   #nextTrash = 1;
@@ -210,6 +213,7 @@ export class NodeTree implements LocalTree {
         }
       : undefined;
     this.caseInsensitive = options.caseInsensitive ?? false;
+    this.normalizationInsensitive = options.normalizationInsensitive ?? false;
     this.timestampGranularityMs = options.timestampGranularityMs ?? 1;
     this.#walkInWorker =
       (options.walkInWorker ?? true) && this.#sync !== undefined && WALK_WORKER !== undefined;
@@ -217,7 +221,8 @@ export class NodeTree implements LocalTree {
 
   /**
    * Opens the tree at an existing `root`: creates the trash dir and probes the
-   * filesystem for case-insensitivity and timestamp granularity where not given.
+   * filesystem for case- and normalization-insensitivity and timestamp granularity
+   * where not given.
    * The probe file goes into the trash dir; only when the trash dir is on another
    * device than the root does it go into the root, under a temp-file name.
    */
@@ -228,19 +233,25 @@ export class NodeTree implements LocalTree {
     refuseNesting(root, trashDir);
     const rootStat = await statRoot(fs, root);
     await fs.mkdir(trashDir, { recursive: true });
-    let { caseInsensitive, timestampGranularityMs } = options;
-    if (caseInsensitive === undefined || timestampGranularityMs === undefined) {
+    let { caseInsensitive, normalizationInsensitive, timestampGranularityMs } = options;
+    if (
+      caseInsensitive === undefined ||
+      normalizationInsensitive === undefined ||
+      timestampGranularityMs === undefined
+    ) {
       const trashStat = await fs.stat(trashDir, BIGINT);
       const probeDir = BigInt(trashStat.dev) === BigInt(rootStat.dev) ? trashDir : root;
       const probed = await probeFilesystem(fs, probeDir);
       caseInsensitive ??= probed.caseInsensitive;
       timestampGranularityMs ??= probed.timestampGranularityMs;
+      normalizationInsensitive ??= await probeNormalization(fs, probeDir);
     }
     return new NodeTree({
       root,
       trashDir,
       fs,
       caseInsensitive,
+      normalizationInsensitive,
       timestampGranularityMs,
       ...(options.walkInWorker === undefined ? {} : { walkInWorker: options.walkInWorker }),
     });
@@ -1013,6 +1024,28 @@ async function probeFilesystem(
     await fs.utimes(path, toSeconds(PROBE_MTIME_MS), toSeconds(PROBE_MTIME_MS));
     const back = fileStatOf(await fs.lstat(path, BIGINT)).mtimeMs;
     return { caseInsensitive, timestampGranularityMs: granularityOf(back, PROBE_MTIME_MS) };
+  } finally {
+    await removeQuietly(fs, path);
+  }
+}
+
+/**
+ * Whether `dir` finds a file created under the NFC encoding of an accented name by its
+ * NFD encoding (macOS: APFS and HFS+), by a second probe file. A filesystem that
+ * refuses the name cannot hold such names at all, so it counts as not folding them.
+ */
+async function probeNormalization(fs: NodeFs, dir: string): Promise<boolean> {
+  const name = `${tempName()}-probe-\u00e9`;
+  const path = join(dir, name);
+  try {
+    await (await fs.open(path, 'wx')).close();
+  } catch {
+    return false;
+  }
+  try {
+    const made = await fs.lstat(path, BIGINT);
+    const other = await lstatOrUndefined(fs, join(dir, name.normalize('NFD')));
+    return other !== undefined && sameInode(other, made);
   } finally {
     await removeQuietly(fs, path);
   }

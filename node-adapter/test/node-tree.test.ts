@@ -90,7 +90,22 @@ async function tmpIsCaseInsensitive(): Promise<boolean> {
   }
 }
 
+/** Does the temp dir find a file made under an NFC name by its NFD spelling (macOS)? */
+async function tmpIsNormalizationInsensitive(): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'syncjournal-nfc-'));
+  try {
+    await writeFile(join(dir, 'probe-\u00e9'), '');
+    return await stat(join(dir, 'probe-e\u0301')).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const diskCaseInsensitive = await tmpIsCaseInsensitive();
+const diskNormalizationInsensitive = await tmpIsNormalizationInsensitive();
 const posix = process.platform !== 'win32';
 // chmod 000 does not stop root (as these tests run in CI containers), nor Windows.
 const canLock = posix && process.getuid?.() !== 0;
@@ -135,6 +150,7 @@ for (const [calls, fs] of [
   runTreeConformance<DiskFixture>(`NodeTree on disk, ${calls}`, {
     create: () => diskFixture(fs ? { fs } : {}),
     caseInsensitive: diskCaseInsensitive,
+    normalizationInsensitive: diskNormalizationInsensitive,
     ...(posix
       ? {
           makeSymlink: ({ root }: DiskFixture, path: string, target: string) =>
@@ -164,7 +180,44 @@ async function memFixture(hooks: Partial<Record<keyof NodeFs, Hook>> = {}, root 
   return { tree, fs: vol.promises, calls: wrapped.calls };
 }
 
+/**
+ * Hooks that make memfs fold names as macOS does to accent encoding: every path is
+ * looked up, and stored, in NFC.
+ */
+const FOLDS_ACCENTS: Partial<Record<keyof NodeFs, Hook>> = Object.fromEntries(
+  (
+    [
+      'lstat',
+      'stat',
+      'readdir',
+      'open',
+      'rename',
+      'link',
+      'unlink',
+      'mkdir',
+      'rmdir',
+      'utimes',
+      'copyFile',
+      'realpath',
+    ] as const
+  ).map((op) => [
+    op,
+    (args: unknown[], call: () => Promise<unknown>) => {
+      for (let i = 0; i < args.length; i++) {
+        if (typeof args[i] === 'string') args[i] = (args[i] as string).normalize('NFC');
+      }
+      return call();
+    },
+  ]),
+);
+
 // memfs checks permissions even for root, so chmod 000 makes a directory unreadable.
+runTreeConformance('NodeTree on memfs folding accent encoding (as macOS does)', {
+  create: () => memFixture(FOLDS_ACCENTS),
+  caseInsensitive: false,
+  normalizationInsensitive: true,
+});
+
 runTreeConformance('NodeTree on memfs', {
   create: () => memFixture(),
   caseInsensitive: false,
@@ -701,6 +754,7 @@ describe('NodeTree safety on disk', () => {
       const { fs, calls } = wrapFs(nodeFs);
       const tree = await NodeTree.open({ root: f.root, trashDir: f.trash, fs });
       expect(tree.caseInsensitive).toBe(diskCaseInsensitive);
+      expect(tree.normalizationInsensitive).toBe(diskNormalizationInsensitive);
       expect(tree.timestampGranularityMs).toBe(1);
       expect(await readdir(f.trash)).toEqual([]);
       expect(await readdir(f.root)).toEqual([]);
@@ -760,6 +814,23 @@ describe('NodeTree on memfs', () => {
       '/home/user/notes',
     );
     expect(folded.tree.caseInsensitive).toBe(true);
+    expect([plain.tree.normalizationInsensitive, folded.tree.normalizationInsensitive]).toEqual([
+      false,
+      false,
+    ]);
+    const accents = await memFixture(FOLDS_ACCENTS);
+    expect([accents.tree.caseInsensitive, accents.tree.normalizationInsensitive]).toEqual([
+      false,
+      true,
+    ]);
+    // A filesystem that refuses the accented probe name cannot hold such names: not folding.
+    const refusing = await memFixture({
+      open: (args, call) =>
+        String(args[0]).endsWith('-probe-\u00e9')
+          ? Promise.reject(Object.assign(new Error('EILSEQ'), { code: 'EILSEQ' }))
+          : call(),
+    });
+    expect(refusing.tree.normalizationInsensitive).toBe(false);
 
     for (const [unit, expected] of [
       [2000, 2000],
@@ -786,9 +857,14 @@ describe('NodeTree on memfs', () => {
       trashDir: MEM_TRASH,
       fs,
       caseInsensitive: true,
+      normalizationInsensitive: true,
       timestampGranularityMs: 2000,
     });
-    expect([tree.caseInsensitive, tree.timestampGranularityMs]).toEqual([true, 2000]);
+    expect([
+      tree.caseInsensitive,
+      tree.normalizationInsensitive,
+      tree.timestampGranularityMs,
+    ]).toEqual([true, true, 2000]);
     expect(calls.map((call) => call.op)).toEqual(['stat', 'mkdir']);
   });
 
@@ -805,9 +881,12 @@ describe('NodeTree on memfs', () => {
     });
     await NodeTree.open({ root: MEM_ROOT, trashDir: MEM_TRASH, fs });
     const created = calls.filter((call) => call.op === 'open').map((call) => String(call.args[0]));
-    expect(created).toHaveLength(1);
+    expect(created).toHaveLength(2);
     expect(created[0]).toMatch(
       /^\/home\/user\/Notes\/\.syncjournal-tmp-\d+-[0-9a-f]{16}-[0-9a-z]+-probe$/,
+    );
+    expect(created[1]).toMatch(
+      /^\/home\/user\/Notes\/\.syncjournal-tmp-\d+-[0-9a-f]{16}-[0-9a-z]+-probe-\u00e9$/,
     );
     expect(await vol.promises.readdir(MEM_ROOT)).toEqual([]);
   });

@@ -46,6 +46,8 @@ export interface OpfsTreeOptions {
  */
 export class OpfsTree implements LocalTree {
   readonly caseInsensitive = false;
+  /** OPFS names are compared as exact strings: `é` as NFC and as NFD are two files. */
+  readonly normalizationInsensitive = false;
   /** `File.lastModified` is whole milliseconds. */
   readonly timestampGranularityMs = 1;
   readonly #root: FileSystemDirectoryHandle;

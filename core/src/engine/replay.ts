@@ -79,6 +79,7 @@ function replayAt(
     rows.filter((r) => r.pairId === started.pairId).sort((a, b) => comparePaths(a.path, b.path));
   const o = (started.options ?? {}) as {
     caseInsensitive?: boolean;
+    normalizationInsensitive?: boolean;
     policy?: ConflictPolicy;
     filter?: JsonValue;
     rules?: number;
@@ -96,6 +97,7 @@ function replayAt(
     localUnknown: (scan?.errors ?? []).flatMap((e) => (e.path ? [e.path] : [])),
     ...(listing && !listing.complete ? { remoteListedThrough: listing.listedThrough ?? null } : {}),
     caseInsensitive: o.caseInsensitive ?? false,
+    normalizationInsensitive: o.normalizationInsensitive ?? false,
     clientId: started.clientId,
     planTimeMs: Date.parse(started.at),
     policy: o.policy ?? 'keep-both',

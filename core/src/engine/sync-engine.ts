@@ -168,6 +168,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
           policy: o.policy ?? 'keep-both',
           filter: o.filter?.spec ?? null,
           caseInsensitive: o.tree.caseInsensitive,
+          ...(o.tree.normalizationInsensitive ? { normalizationInsensitive: true } : {}),
           rules: RECONCILE_RULES,
         },
         // The run's time is the plan's time (conflict copy names): journaled so a replay has it.
@@ -237,6 +238,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
     localUnknown: scan.unreadable,
     ...(list.complete ? {} : { remoteListedThrough: list.listedThrough ?? null }),
     caseInsensitive: o.tree.caseInsensitive,
+    normalizationInsensitive: o.tree.normalizationInsensitive ?? false,
     clientId: o.clientId,
     planTimeMs: started,
     policy: o.policy ?? 'keep-both',

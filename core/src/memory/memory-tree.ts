@@ -13,6 +13,11 @@ export interface MemoryTreeOptions {
   clock?: Clock;
   /** Fold case as macOS and Windows do; a name keeps the spelling it was first written with. */
   caseInsensitive?: boolean;
+  /**
+   * Treat the NFC and NFD encodings of a name as one file, as macOS does; a name keeps
+   * the spelling it was first written with.
+   */
+  normalizationInsensitive?: boolean;
   /** Resolution of reported mtimes in ms; 2000 behaves like FAT. Default 1. */
   timestampGranularityMs?: number;
 }
@@ -25,7 +30,7 @@ export interface TrashedFile {
 }
 
 interface FileEntry {
-  /** The spelling shown to callers (the first-written one on case-insensitive trees). */
+  /** The spelling shown to callers (the first-written one where spellings fold together). */
   path: string;
   /** Never mutated once stored, so readers and the trash may share it. */
   data: Uint8Array;
@@ -47,6 +52,7 @@ interface TrashEntry extends Omit<FileEntry, 'ctimeMs'> {
  */
 export class MemoryTree implements LocalTree {
   readonly caseInsensitive: boolean;
+  readonly normalizationInsensitive: boolean;
   readonly timestampGranularityMs: number;
   readonly #clock: Clock;
   readonly #files = new Map<string, FileEntry>();
@@ -62,6 +68,7 @@ export class MemoryTree implements LocalTree {
   constructor(options: MemoryTreeOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.caseInsensitive = options.caseInsensitive ?? false;
+    this.normalizationInsensitive = options.normalizationInsensitive ?? false;
     this.timestampGranularityMs = options.timestampGranularityMs ?? 1;
   }
 
@@ -291,7 +298,8 @@ export class MemoryTree implements LocalTree {
   // ---- internals ----
 
   #key(path: string): string {
-    return this.caseInsensitive ? path.toLowerCase() : path;
+    const folded = this.caseInsensitive ? path.toLowerCase() : path;
+    return this.normalizationInsensitive ? folded.normalize('NFC') : folded;
   }
 
   #truncate(ms: number): number {

@@ -8,6 +8,12 @@ export interface LocalTree {
   /** True when `A.md` and `a.md` name the same file (macOS, Windows defaults). */
   readonly caseInsensitive: boolean;
   /**
+   * True when two encodings of one accented name (`é` as one code point, NFC, or as `e`
+   * plus a combining accent, NFD) name the same file, as on macOS (APFS and HFS+).
+   * Absent means false: each spelling is its own file (Linux, Windows, OPFS).
+   */
+  readonly normalizationInsensitive?: boolean;
+  /**
    * The resolution of the modification times this tree reports, in ms (1 on ext4 and
    * APFS as Node reports them, 2000 on FAT). A file modified within this long of a
    * scan may change again without its mtime moving, so the scanner re-hashes it next

@@ -12,7 +12,9 @@ import { conflictCopyPath, unsafeKeyReason } from './safe-path.js';
  * - 2: also remote keys with a backslash or a syncjournal temp name, and local paths
  *   under `.syncjournal/` (the bucket keeps syncjournal's own keys there); case and
  *   file/folder clashes judged on what the local tree would hold after the plan, so only
- *   the local writes that could not land are skipped (a case-only rename syncs).
+ *   the local writes that could not land are skipped (a case-only rename syncs). A tree
+ *   that folds accent encodings too (macOS) has its writes judged the same way; such runs
+ *   journal `normalizationInsensitive`, and runs without it plan exactly as before.
  */
 export const RECONCILE_RULES = 2;
 
@@ -70,6 +72,11 @@ export interface ReconcileInput {
   remoteListedThrough?: string | null;
   /** The local tree folds case (two keys differing by case would collide). */
   caseInsensitive: boolean;
+  /**
+   * The local tree treats a name's NFC and NFD encodings as one (macOS): two keys that
+   * differ only so would collide. Default false.
+   */
+  normalizationInsensitive?: boolean;
   /** Names conflict copies. */
   clientId: string;
   /** The plan's time, for conflict copy names. */
@@ -233,7 +240,8 @@ const LOCAL_WRITES = new Set<DecisionRowId>([
  * Rules 2: the local writes a plan makes that the local tree could not hold beside
  * what it keeps are skipped and reported as unsafe keys, before anything runs. Judged
  * on the tree after the plan (its files, less the local deletes, plus every write): a
- * path sharing its spelling but for case with another, on a tree that ignores case (the
+ * path sharing its spelling but for case with another, on a tree that ignores case, or
+ * but for how its accents are encoded (NFC or NFD), on a tree that ignores that (the
  * write would land on the other file, or under the other spelling of a folder); a file
  * where a folder is; a file inside a path that is a file. Every write in a clash is
  * skipped, so none overwrites another whichever ran first; files already there stay.
@@ -246,7 +254,8 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
     if (op.conflictPath) writes.set(op.conflictPath, op);
   }
   if (writes.size === 0) return;
-  const fold = input.caseInsensitive ? (p: string) => p.toLowerCase() : (p: string) => p;
+  const fold = folding(input);
+  const folds = input.caseInsensitive || input.normalizationInsensitive === true;
   const deleted = new Set(ops.filter((o) => o.action === 'delete-local').map((o) => o.path));
   // The spellings the tree would hold, by folded path, for files and for folders.
   const files = new Spellings(fold);
@@ -266,12 +275,12 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
     near.add(key);
     for (const folder of foldersOf(key)) near.add(folder);
   }
-  const inside = input.caseInsensitive ? near : written;
+  const inside = folds ? near : written;
   const isNear = (p: string) => {
     const key = fold(p);
     return near.has(key) || foldersOf(key).some((folder) => inside.has(folder));
   };
-  if (input.caseInsensitive) {
+  if (folds) {
     for (const e of input.local) if (!deleted.has(e.path) && isNear(e.path)) hold(e.path);
   } else {
     // The same, without touching every path: the files at a write or its folders, and
@@ -295,7 +304,7 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
     let reason: string | undefined;
     const twins = files.others(p);
     if (twins.length > 0) {
-      reason = `another path differs from it only by case (${twins.join(', ')}), and the local folder ignores case`;
+      reason = `another path differs from it only ${spellingDifference(p, twins)} (${twins.join(', ')}), and the local folder ${foldsWhat(p, twins)}`;
     } else if (folders.has(p)) {
       reason = `the local folder has, or would get, a folder at ${folders.first(p)}`;
     } else {
@@ -306,7 +315,7 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
         }
         const spellings = folders.others(folder);
         if (spellings.length > 0) {
-          reason = `its folder ${folder} differs only by case from ${spellings.join(', ')}, and the local folder ignores case`;
+          reason = `its folder ${folder} differs only ${spellingDifference(folder, spellings)} from ${spellings.join(', ')}, and the local folder ${foldsWhat(folder, spellings)}`;
           break;
         }
       }
@@ -325,6 +334,38 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
       remote: op.remote,
     };
   }
+}
+
+/** The form of a path under which the local tree cannot tell its spellings apart. */
+function folding(input: ReconcileInput): (path: string) => string {
+  const ci = input.caseInsensitive;
+  if (input.normalizationInsensitive) {
+    return ci ? (p) => p.toLowerCase().normalize('NFC') : (p) => p.normalize('NFC');
+  }
+  return ci ? (p) => p.toLowerCase() : (p) => p;
+}
+
+/**
+ * How `path` and its `twins` (one name to the local tree) differ, for a plan's `why`.
+ * A case-only difference keeps the words rules 2 first journaled (a replayed plan must
+ * match its digest byte for byte).
+ */
+function spellingDifference(path: string, twins: readonly string[]): string {
+  if (differOnlyByCase(path, twins)) return 'by case';
+  const nfc = path.normalize('NFC');
+  if (twins.every((t) => t.normalize('NFC') === nfc)) {
+    return 'in how its accented letters are encoded (Unicode NFC or NFD)';
+  }
+  return 'by case and by how its accented letters are encoded';
+}
+
+function foldsWhat(path: string, twins: readonly string[]): string {
+  return differOnlyByCase(path, twins) ? 'ignores case' : 'treats them as one name';
+}
+
+function differOnlyByCase(path: string, twins: readonly string[]): boolean {
+  const lower = path.toLowerCase();
+  return twins.every((t) => t.toLowerCase() === lower);
 }
 
 /**

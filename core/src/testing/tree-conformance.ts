@@ -35,6 +35,8 @@ export interface TreeSetup<F extends TreeFixture = TreeFixture> {
   create(): F | Promise<F>;
   /** The `caseInsensitive` every tree from {@link create} reports. */
   readonly caseInsensitive: boolean;
+  /** The `normalizationInsensitive` every tree from {@link create} reports (absent: false). */
+  readonly normalizationInsensitive?: boolean;
   /** Makes the existing directory at `path` unreadable, as `chmod 000` does. */
   makeUnreadable?(fixture: F, path: string): void | Promise<void>;
   /** Makes `path` a symbolic link to `target`, both relative to the tree's root. */
@@ -44,7 +46,8 @@ export interface TreeSetup<F extends TreeFixture = TreeFixture> {
 /**
  * The shared test suite of the {@link LocalTree} port: every tree implementation
  * runs it (memory, Node fs, OPFS), so they all behave as the port's doc comments
- * promise. It checks only those promises, and adapts to the declared `caseInsensitive`.
+ * promise. It checks only those promises, and adapts to the declared `caseInsensitive`
+ * and `normalizationInsensitive`.
  */
 export function runTreeConformance<F extends TreeFixture>(name: string, setup: TreeSetup<F>): void {
   describe(`LocalTree conformance: ${name}`, () => {
@@ -63,8 +66,11 @@ export function runTreeConformance<F extends TreeFixture>(name: string, setup: T
     };
     const tree = (): LocalTree => current().tree;
 
-    it('describes itself with the declared case flag and a positive timestamp granularity', () => {
+    it('describes itself with the declared case and normalization flags and a positive timestamp granularity', () => {
       expect(tree().caseInsensitive).toBe(setup.caseInsensitive);
+      expect(tree().normalizationInsensitive ?? false).toBe(
+        setup.normalizationInsensitive ?? false,
+      );
       expect(tree().timestampGranularityMs).toBeGreaterThan(0);
     });
 
@@ -218,6 +224,34 @@ export function runTreeConformance<F extends TreeFixture>(name: string, setup: T
           expect(await walkedFiles(tree())).toEqual(['Todo.md', 'todo.md']);
           expect(await readText(tree(), 'Todo.md')).toBe('upper');
           expect(await readText(tree(), 'todo.md')).toBe('lower');
+        });
+      }
+    });
+
+    describe('accent encoding (Unicode normalization)', () => {
+      // "Crème" with è as one code point (NFC), and as e plus a combining grave (NFD).
+      const nfc = 'Cr\u00e8me/br\u00fbl\u00e9e.md';
+      const nfd = nfc.normalize('NFD');
+      if (setup.normalizationInsensitive) {
+        it('treats the NFC and NFD encodings of a name as one file when normalization-insensitive', async () => {
+          await tree().write(nfc, utf8('one'), { expect: null });
+          expect((await tree().stat(nfd))?.size).toBe(3);
+          expect(await readText(tree(), nfd)).toBe('one');
+          await expectCode(
+            () => tree().write(nfd, utf8('two'), { expect: null }),
+            'precondition-failed',
+          );
+          const walked = await walkedFiles(tree());
+          expect(walked).toHaveLength(1);
+          expect(walked[0]?.normalize('NFC')).toBe(nfc);
+        });
+      } else {
+        it('keeps the NFC and NFD encodings of a name apart when normalization-sensitive', async () => {
+          await tree().write(nfc, utf8('composed'), { expect: null });
+          await tree().write(nfd, utf8('decomposed'), { expect: null });
+          expect(await walkedFiles(tree())).toEqual([nfc, nfd].sort(comparePaths));
+          expect(await readText(tree(), nfc)).toBe('composed');
+          expect(await readText(tree(), nfd)).toBe('decomposed');
         });
       }
     });
