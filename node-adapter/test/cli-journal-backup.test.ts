@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -115,7 +115,9 @@ describe('journal backups in the bucket (CLI)', () => {
   it('a sync started while a restore runs waits for it, and its run is never wiped', async () => {
     const alice = client('alice');
     await s.write(`${alice.dir}/a.md`, 'one');
-    expect((await alice.sync('--client-id', 'alice', '--backup-journal')).code).toBe(0);
+    const first = await alice.sync('--client-id', 'alice', '--backup-journal');
+    expect(first.code).toBe(0);
+    const pairId = (first.json.pair as { id: string }).id;
     // A new host: an empty journal, then a restore, and a scheduled sync meanwhile.
     await rm(alice.state, { recursive: true });
     expect((await client('alice', { SYNCJOURNAL_CLIENT_ID: 'alice' }).run('status')).code).toBe(0);
@@ -133,12 +135,18 @@ describe('journal backups in the bucket (CLI)', () => {
       synced = await alice.sync();
       attempts.push(synced.code);
     }
-    expect((await restoring).code).toBe(0);
-    expect(synced.code).toBe(0);
+    const restored = await restoring;
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(synced.code, `exits ${attempts.join(', ')}: ${synced.stderr}`).toBe(0);
     const runs = ((await alice.run('history')).json.runs as Array<{ run: number }>).map(
       (r) => r.run,
     );
     expect(runs).toContain(synced.json.run);
+    // The sync ran as the restored pair, on its baseline (a.md was not adopted again), and
+    // the pair it remembered while the restore ran did not stay beside it.
+    expect(synced.json).toMatchObject({ pair: { id: pairId }, uploaded: 1, adopted: 0 });
+    const config = JSON.parse(await readFile(join(alice.state, 'config.json'), 'utf8'));
+    expect(config.pairs.map((p: { id: string }) => p.id)).toEqual([pairId]);
     expect(Object.keys(await s.tree(s.path('bucket'))).filter((k) => !k.startsWith('.'))).toEqual(
       expect.arrayContaining(['a.md', 'b.md']),
     );

@@ -202,35 +202,43 @@ export async function restoreFromBackup(
     } finally {
       await after.close();
     }
+    // Still under the journal's lock: a sync that remembered one of these places as a
+    // new pair meanwhile finds, once it holds the lock, that the restored pair took its
+    // place (and stops, exit 5), rather than sync blind under an id with no baseline.
+    const restored = (backup.header.state as BackupState | undefined)?.config.pairs ?? [];
+    const pairs = await state.update((config) => mergePairs(config, restored, local));
+    return { ...result, pairs };
   } finally {
     await lock.release();
   }
-  // Pairs a command remembered meanwhile stay: merge into the config as it is now.
-  await state.reload();
-  const pairs = mergePairs(
-    state,
-    (backup.header.state as BackupState | undefined)?.config.pairs ?? [],
-    local,
-  );
-  await state.save();
-  return { ...result, pairs };
 }
 
+/**
+ * Adds the backup's pairs to `config` as it is now. Pairs a command remembered
+ * meanwhile stay, except one for the same folder and bucket as a restored pair: it
+ * cannot have synced (the journal was empty, and has been locked since), and the
+ * restored pair, whose baseline is in the journal, takes its place.
+ */
 function mergePairs(
-  state: StateDir,
+  config: StateConfig,
   restored: PairConfig[],
   local?: { path: string; remote: string },
 ): string[] {
   const added: string[] = [];
   for (const pair of restored) {
-    if (state.config.pairs.some((p) => p.id === pair.id)) continue;
+    if (config.pairs.some((p) => p.id === pair.id)) continue;
     const moved =
       local &&
       pair.remote === local.remote &&
       pair.local !== local.path &&
       restored.filter((p) => p.remote === local.remote).length === 1 &&
       !restored.some((p) => p.local === local.path && p.remote === local.remote);
-    state.config.pairs.push(moved ? { ...pair, local: local.path } : pair);
+    const placed = moved ? { ...pair, local: local.path } : pair;
+    const same = config.pairs.findIndex(
+      (p) => p.local === placed.local && p.remote === placed.remote,
+    );
+    if (same >= 0) config.pairs[same] = placed;
+    else config.pairs.push(placed);
     added.push(pair.id);
   }
   return added;

@@ -59,8 +59,9 @@ export function buildProgram(done: (code: number) => void): Command {
         throw new UsageError(`--journal takes a postgres:// URL, not "${redact(journal)}".`);
       }
       const state = await StateDir.open(StateDir.locate(stateDir));
-      state.config.journal = journal;
-      await state.save();
+      await state.update((config) => {
+        config.journal = journal;
+      });
     });
 
   const run = (fn: (output: Output) => Promise<number>) => async () => {

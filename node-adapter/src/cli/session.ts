@@ -79,7 +79,21 @@ export async function withPairSession<T>(
     if (error instanceof LockHeldError) throw new PairLockedError(error.message);
     throw error;
   }
-  const journal = openStateJournal(state);
+  const journal = openStateJournal(state).then(async (opened) => {
+    // Under the journal's lock now. A journal restore that ran meanwhile may have put the
+    // restored pair (with its baseline) in the place of the pair this command read:
+    // going on under that id would sync as if for the first time.
+    const now = await state.remembered(pair);
+    if (now !== 'same') {
+      await opened.close();
+      throw new PairLockedError(
+        now === 'replaced'
+          ? `While this command waited, a journal restore brought back the pair for ${pair.local} ⇄ ${pair.remote} with its baseline, in place of ${pair.id}. Nothing was changed. Run it again.`
+          : `The pair ${pair.id} (${pair.local} ⇄ ${pair.remote}) was removed from the state dir's config while this command waited. Nothing was changed.`,
+      );
+    }
+    return opened;
+  });
   // Its failure is thrown below; until then it must not count as unhandled.
   journal.catch(() => {});
   try {

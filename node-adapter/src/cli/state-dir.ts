@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SafetyProfile } from '@syncjournal/core';
 import { clientIdProblem, SyncJournalError } from '@syncjournal/core';
+import { LockHeldError, PidLock } from '../pid-lock.js';
 import { UsageError } from './open-pair.js';
 
 /** A remembered pair and the options that shape its plans. */
@@ -68,18 +69,14 @@ export class StateDir {
   static async open(root: string, clientId?: string): Promise<StateDir> {
     const given = clientId ?? process.env.SYNCJOURNAL_CLIENT_ID;
     if (given !== undefined) refuseClientId(given, '');
-    await mkdir(root, { recursive: true });
-    let config: StateConfig;
-    try {
-      config = JSON.parse(await readFile(join(root, 'config.json'), 'utf8')) as StateConfig;
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ENOENT') {
-        throw new SyncJournalError(
-          'state-unreadable',
-          `${join(root, 'config.json')} could not be read (${(error as Error).message}). Nothing was changed. Fix or move that file, then try again.`,
-        );
-      }
+    await mkdir(join(root, 'locks'), { recursive: true });
+    let config = await readConfig(root);
+    if (config === undefined) {
+      // A new state dir. Two commands creating it at once must agree on one client id:
+      // the first config written wins, and the other reads it.
       config = { version: 1, clientId: clientId ?? newClientId(), pairs: [] };
+      if (!(await writeConfig(root, config, { create: true }))) config = await readConfig(root);
+      if (config === undefined) throw unreadable(root, new Error('it vanished as it was made'));
     }
     refuseClientId(config.clientId, ` (it is in ${join(root, 'config.json')})`);
     if (clientId !== undefined && config.clientId !== clientId) {
@@ -87,15 +84,34 @@ export class StateDir {
         `The state dir ${root} belongs to client ${config.clientId}, not ${clientId}. Nothing was changed; use another --state-dir for client ${clientId}.`,
       );
     }
-    const state = new StateDir(root, config);
-    await state.save();
-    return state;
+    return new StateDir(root, config);
   }
 
   /** Reads config.json again (another command may have remembered a pair meanwhile). */
   async reload(): Promise<void> {
-    const fresh = await StateDir.open(this.root);
-    this.config = fresh.config;
+    const fresh = await readConfig(this.root);
+    if (fresh) this.config = fresh;
+  }
+
+  /**
+   * Changes config.json as it is on disk now, not as this process read it: under the
+   * config's lock, reads it, applies `change`, and writes it back, so two commands that
+   * remember pairs at once keep both. Returns what `change` returns.
+   */
+  async update<T>(change: (config: StateConfig) => T): Promise<T> {
+    const lock = await acquireWaiting(
+      join(this.root, 'locks', 'config.lock'),
+      `The config of ${this.root}`,
+    );
+    try {
+      const config = (await readConfig(this.root)) ?? this.config;
+      const result = change(config);
+      await writeConfig(this.root, config);
+      this.config = config;
+      return result;
+    } finally {
+      await lock.release();
+    }
   }
 
   get journalDir(): string {
@@ -129,30 +145,108 @@ export class StateDir {
     remote: string,
     options: Partial<PairConfig>,
   ): Promise<{ pair: PairConfig; created: boolean }> {
-    let pair = this.config.pairs.find((p) => p.local === local && p.remote === remote);
-    const created = !pair;
-    if (!pair) {
-      pair = {
-        id: `pair-${randomBytes(4).toString('hex')}`,
-        local,
-        remote,
-        createdAt: new Date().toISOString(),
-      };
-      this.config.pairs.push(pair);
-    }
-    for (const [key, value] of Object.entries(options)) {
-      if (value !== undefined) (pair as unknown as Record<string, unknown>)[key] = value;
-    }
-    await this.save();
-    return { pair, created };
+    return this.update((config) => {
+      let pair = config.pairs.find((p) => p.local === local && p.remote === remote);
+      const created = !pair;
+      if (!pair) {
+        pair = {
+          id: `pair-${randomBytes(4).toString('hex')}`,
+          local,
+          remote,
+          createdAt: new Date().toISOString(),
+        };
+        config.pairs.push(pair);
+      }
+      for (const [key, value] of Object.entries(options)) {
+        if (value !== undefined) (pair as unknown as Record<string, unknown>)[key] = value;
+      }
+      return { pair, created };
+    });
   }
 
-  async save(): Promise<void> {
-    await mkdir(join(this.root, 'locks'), { recursive: true });
-    const file = join(this.root, 'config.json');
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(this.config, null, 2)}\n`);
-    await rename(temp, file);
+  /**
+   * Whether config.json, as it is on disk now, still remembers `pair`: `same`, or
+   * `replaced` by another pair for the same folder and bucket (a journal restore), or
+   * `removed`.
+   */
+  async remembered(pair: PairConfig): Promise<'same' | 'replaced' | 'removed'> {
+    const config = (await readConfig(this.root)) ?? this.config;
+    if (config.pairs.some((p) => p.id === pair.id)) return 'same';
+    const place = (p: PairConfig) => p.local === pair.local && p.remote === pair.remote;
+    return config.pairs.some(place) ? 'replaced' : 'removed';
+  }
+}
+
+function unreadable(root: string, error: unknown): SyncJournalError {
+  return new SyncJournalError(
+    'state-unreadable',
+    `${join(root, 'config.json')} could not be read (${(error as Error).message}). Nothing was changed. Fix or move that file, then try again.`,
+  );
+}
+
+/** config.json, or `undefined` when the state dir has none yet. */
+async function readConfig(root: string): Promise<StateConfig | undefined> {
+  try {
+    return JSON.parse(await readFile(join(root, 'config.json'), 'utf8')) as StateConfig;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    throw unreadable(root, error);
+  }
+}
+
+/**
+ * Writes config.json whole (a temp file renamed over it, so a reader never sees half of
+ * it). With `create`, only where there is none yet: false when another process wrote
+ * one first.
+ */
+async function writeConfig(
+  root: string,
+  config: StateConfig,
+  options: { create?: boolean } = {},
+): Promise<boolean> {
+  const file = join(root, 'config.json');
+  const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, `${JSON.stringify(config, null, 2)}\n`);
+  try {
+    if (!options.create) {
+      await rename(temp, file);
+      return true;
+    }
+    try {
+      await link(temp, file);
+      return true;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
+    }
+    // A filesystem without hard links: create it in place (a reader may catch it half
+    // written for a moment, and says so rather than guess).
+    try {
+      await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EEXIST') return false;
+      throw error;
+    }
+  } finally {
+    if (options.create) await unlink(temp).catch(() => {});
+  }
+}
+
+/**
+ * Takes a lock held only for the moment of a config change, waiting (up to 10 s) while
+ * another command holds it; a lock left by a dead process is taken over at once.
+ */
+async function acquireWaiting(path: string, purpose: string): Promise<PidLock> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await PidLock.acquire(path, purpose);
+    } catch (error) {
+      if (!(error instanceof LockHeldError) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+    }
   }
 }
 
