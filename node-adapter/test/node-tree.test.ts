@@ -76,12 +76,15 @@ function wrapFs(base: NodeFs, hooks: Partial<Record<keyof NodeFs, Hook>> = {}) {
   return { fs, calls };
 }
 
-/** Is the temp dir case-insensitive? Found with plain fs, independently of the probe. */
-async function tmpIsCaseInsensitive(): Promise<boolean> {
-  const dir = await mkdtemp(join(tmpdir(), 'syncjournal-case-'));
+/**
+ * Does the temp dir find a file made as `made` by the name `lookedUp`? Found with plain
+ * fs, independently of the tree's probe.
+ */
+async function tmpFinds(made: string, lookedUp: string): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'syncjournal-names-'));
   try {
-    await writeFile(join(dir, 'probe'), '');
-    return await stat(join(dir, 'PROBE')).then(
+    await writeFile(join(dir, made), '');
+    return await stat(join(dir, lookedUp)).then(
       () => true,
       () => false,
     );
@@ -90,22 +93,9 @@ async function tmpIsCaseInsensitive(): Promise<boolean> {
   }
 }
 
-/** Does the temp dir find a file made under an NFC name by its NFD spelling (macOS)? */
-async function tmpIsNormalizationInsensitive(): Promise<boolean> {
-  const dir = await mkdtemp(join(tmpdir(), 'syncjournal-nfc-'));
-  try {
-    await writeFile(join(dir, 'probe-\u00e9'), '');
-    return await stat(join(dir, 'probe-e\u0301')).then(
-      () => true,
-      () => false,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-const diskCaseInsensitive = await tmpIsCaseInsensitive();
-const diskNormalizationInsensitive = await tmpIsNormalizationInsensitive();
+const diskCaseInsensitive = await tmpFinds('probe', 'PROBE');
+// An NFC name looked up by its NFD spelling (macOS folds them).
+const diskNormalizationInsensitive = await tmpFinds('probe-\u00e9', 'probe-e\u0301');
 const posix = process.platform !== 'win32';
 // chmod 000 does not stop root (as these tests run in CI containers), nor Windows.
 const canLock = posix && process.getuid?.() !== 0;
