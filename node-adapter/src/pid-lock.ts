@@ -149,7 +149,11 @@ async function readHolder(path: string): Promise<LockHolder | 'gone' | 'unreadab
   }
 }
 
-function isAlive(holder: LockHolder): boolean {
+/**
+ * Whether the process `holder` names still runs: on another host it cannot be checked,
+ * and counts as alive; a pid reused by a process started later does not.
+ */
+export function isAlive(holder: LockHolder): boolean {
   // A process on another host cannot be checked: treat it as alive (refuse, never steal).
   if (holder.host !== hostname()) return true;
   // This pid is this process: the lock is live only if this process took it.

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openJournal } from '../src/open-journal.js';
@@ -163,5 +165,73 @@ describe('watch', () => {
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(0);
+  });
+
+  it('lends its journal to status, history and log between two syncs, and syncs on after', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/first.md`, '1');
+    await a.sync();
+    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (await what()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    try {
+      expect(await until(() => out.includes('"status"'), 60_000)).toBe(true);
+      // The watch holds the journal; each of these borrows it and gives it back.
+      const status = await a.run('status');
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.json.pairs).toHaveLength(1);
+      const history = await a.run('history');
+      expect(history.code, history.stderr).toBe(0);
+      expect((history.json.runs as unknown[]).length).toBeGreaterThanOrEqual(2);
+      expect((await a.run('log', 'first.md')).code).toBe(0);
+      // The watch has its journal again, and syncs a saved file.
+      await s.write(`${a.dir}/after.md`, 'saved after the loans');
+      expect(
+        await until(
+          async () => (await s.tree(bucket))['after.md'] === 'saved after the loans',
+          40_000,
+        ),
+      ).toBe(true);
+      // A request left by a process that died is removed, and lends nothing.
+      const stale = join(a.state, 'journal.borrow.dead-1');
+      await writeFile(
+        stale,
+        JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), since: 'then', purpose: 'test' }),
+      );
+      expect(await until(async () => !(await s.exists(stale)), 10_000)).toBe(true);
+      await s.write(`${a.dir}/later.md`, 'later');
+      expect(await until(async () => (await s.tree(bucket))['later.md'] === 'later', 40_000)).toBe(
+        true,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code, err).toBe(0);
+    // Every report the watch printed is a completed sync.
+    const reports = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { status: string });
+    expect(reports.every((r) => r.status === 'in-sync')).toBe(true);
   });
 });

@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { borrowStateJournal } from '../src/cli/journal-loan.js';
 import { PairLockedError, withPairSession } from '../src/cli/session.js';
 import { type StateConfig, StateDir } from '../src/cli/state-dir.js';
+import { lockJournalDir } from '../src/open-journal.js';
 
 let base: string;
 beforeEach(async () => {
@@ -101,5 +103,32 @@ describe('a pair session', () => {
     });
     await expect(session).rejects.toThrow(/was removed from the state dir's config/);
     expect(ran()).toBe(false);
+  });
+});
+
+describe('borrowing the journal (a read-only command)', () => {
+  it('waits while another process holds the journal and opens it once free; gives up with exit 5', async () => {
+    const state = await StateDir.open(join(base, 'state'), 'laptop');
+    await (await borrowStateJournal(state)).close();
+    const held = await lockJournalDir(state.journalDir, 'A watch');
+    const requests = async () =>
+      (await readdir(state.root)).filter((n) => n.startsWith('journal.borrow.'));
+    // Given up after the wait, saying why, and leaving no request behind.
+    const refused = await borrowStateJournal(state, 300).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PairLockedError);
+    expect((refused as Error).message).toMatch(
+      /open in another process .*A running syncjournal watch lends it between two syncs; it was not free within 0\.3 s/,
+    );
+    expect(await requests()).toEqual([]);
+    // Asked for while held (the request is there), opened once released.
+    const borrowing = borrowStateJournal(state, 10_000);
+    for (let i = 0; i < 100 && (await requests()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await requests()).toHaveLength(1);
+    await held.release();
+    const journal = await borrowing;
+    expect(await journal.events({ limit: 1 })).toEqual([]);
+    await journal.close();
+    expect(await requests()).toEqual([]);
   });
 });

@@ -8,18 +8,21 @@ import {
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { PidLock } from '../../pid-lock.js';
 import { EXIT } from '../exit-codes.js';
+import { borrowStateJournal } from '../journal-loan.js';
 import { UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
-import { openStateJournal } from '../session.js';
 import { StateDir } from '../state-dir.js';
 
-/** Opens the state dir's journal for a read-only command. */
+/**
+ * Opens the state dir's journal for a read-only command; one that a running `watch`
+ * holds is borrowed between two of its syncs (journal-loan.ts).
+ */
 export async function withJournal<T>(
   stateDir: string | undefined,
   fn: (journal: PostgresJournal, state: StateDir) => Promise<T>,
 ): Promise<T> {
   const state = await StateDir.open(StateDir.locate(stateDir));
-  const journal = await openStateJournal(state);
+  const journal = await borrowStateJournal(state);
   try {
     return await fn(journal, state);
   } finally {

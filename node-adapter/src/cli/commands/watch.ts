@@ -1,5 +1,6 @@
 import { watch as watchFiles } from 'chokidar';
 import { EXIT } from '../exit-codes.js';
+import { BORROW_WAIT_MS, borrowRequested, reclaimStateJournal } from '../journal-loan.js';
 import { refuseNesting, UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
 import { engineFor, withPairSession } from '../session.js';
@@ -8,10 +9,15 @@ import { StateDir } from '../state-dir.js';
 /** How long to wait after the last file event before syncing (a save is often several events). */
 const SETTLE_MS = 150;
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /**
  * `syncjournal watch`: syncs one pair when its folder changes and every `--interval`
- * seconds (for the remote side), until interrupted. It holds the pair's lock and the
- * journal the whole time. With `--json`, one report per line.
+ * seconds (for the remote side), until interrupted. It holds the pair's lock the whole
+ * time, and the journal except while it lends it, between two syncs, to a command that
+ * reads it (`status`, `history`, …; see journal-loan.ts). With `--json`, one report per line.
  */
 export async function watchCommand(
   flags: { stateDir?: string; pair?: string; interval?: string },
@@ -36,9 +42,17 @@ export async function watchCommand(
   await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
   let worst: number = EXIT.inSync;
   await withPairSession(pair, state, false, async (session) => {
-    const engine = engineFor(session, state, {});
+    // Opening while the first sync walks the folder and lists the bucket (as a sync does).
+    let journal = session.journal;
+    let engine = engineFor(session, state, {});
     let running: Promise<void> | undefined;
     let again = false;
+    let stopping = false;
+    let fail: (error: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    failed.catch(() => {}); // raced with `stop` below; never an unhandled rejection
     const syncNow = async (): Promise<void> => {
       if (running) {
         again = true;
@@ -59,6 +73,28 @@ export async function watchCommand(
       });
       return running;
     };
+    // Between two syncs, lend the journal to a command that asks to read it
+    // (journal-loan.ts): close it, wait until no one asks, open it again.
+    const lend = () => {
+      running = (async () => {
+        await (await journal).close();
+        const until = Date.now() + BORROW_WAIT_MS + 5_000;
+        while (Date.now() < until && (await borrowRequested(state))) await sleep(50);
+        journal = Promise.resolve(await reclaimStateJournal(state));
+        engine = engineFor({ ...session, journal }, state, {});
+      })()
+        .catch(fail)
+        .finally(() => {
+          running = undefined;
+          if (again && !stopping) void syncNow();
+        });
+    };
+    const asked = setInterval(() => {
+      if (running || stopping) return;
+      void borrowRequested(state).then((yes) => {
+        if (yes && !running && !stopping) lend();
+      }, fail);
+    }, 100);
     let timer: NodeJS.Timeout | undefined;
     const soon = () => {
       clearTimeout(timer);
@@ -79,11 +115,18 @@ export async function watchCommand(
       output.err(
         `watching ${pair.local} (and the remote every ${intervalMs / 1000} s); Ctrl-C stops`,
       );
-    await stop;
-    clearInterval(tick);
-    clearTimeout(timer);
-    await watcher.close();
-    await running;
+    try {
+      await Promise.race([stop, failed]);
+    } finally {
+      stopping = true;
+      clearInterval(tick);
+      clearInterval(asked);
+      clearTimeout(timer);
+      await watcher.close();
+      await running;
+      // The session closes the journal it opened; one opened again after a loan is ours.
+      await (await journal.catch(() => undefined))?.close();
+    }
   });
   return worst;
 }
