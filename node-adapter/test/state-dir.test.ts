@@ -114,17 +114,23 @@ describe('borrowing the journal (a read-only command)', () => {
     const requests = async () =>
       (await readdir(state.root)).filter((n) => n.startsWith('journal.borrow.'));
     // Given up after the wait, saying why, and leaving no request behind.
-    const refused = await borrowStateJournal(state, 300).catch((e: unknown) => e);
+    const refused = await borrowStateJournal(state, { waitMs: 300 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(PairLockedError);
     expect((refused as Error).message).toMatch(
       /open in another process .*A running syncjournal watch lends it between two syncs; it was not free within 0\.3 s/,
     );
     expect(await requests()).toEqual([]);
-    // Asked for while held (the request is there), opened once released.
-    const borrowing = borrowStateJournal(state, 10_000);
+    // Asked for while held (the request is there, and said once), opened once released.
+    const waits: string[] = [];
+    const borrowing = borrowStateJournal(state, { waitMs: 10_000, onWait: (m) => waits.push(m) });
     for (let i = 0; i < 100 && (await requests()).length === 0; i++)
       await new Promise((r) => setTimeout(r, 10));
     expect(await requests()).toHaveLength(1);
+    expect(waits).toEqual([
+      expect.stringMatching(
+        /^the journal is open in another syncjournal process; waiting up to 10 s/,
+      ),
+    ]);
     await held.release();
     const journal = await borrowing;
     expect(await journal.events({ limit: 1 })).toEqual([]);

@@ -29,14 +29,18 @@ export const BORROW_WAIT_MS = 15_000;
  */
 export async function borrowStateJournal(
   state: StateDir,
-  waitMs = BORROW_WAIT_MS,
+  options: { waitMs?: number; onWait?: (message: string) => void } = {},
 ): Promise<PostgresJournal> {
+  const waitMs = options.waitMs ?? BORROW_WAIT_MS;
   try {
     return await openStateJournal(state);
   } catch (error) {
     // A shared journal on a server has no such lock; anything else is not ours to wait on.
     if (!(error instanceof PairLockedError) || state.sharedJournal) throw error;
   }
+  options.onWait?.(
+    `the journal is open in another syncjournal process; waiting up to ${waitMs / 1000} s for it (a running watch lends it between two syncs)…`,
+  );
   const request = join(
     state.root,
     `${REQUEST_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`,

@@ -19,10 +19,16 @@ import { StateDir } from '../state-dir.js';
  */
 export async function withJournal<T>(
   stateDir: string | undefined,
+  output: Output,
   fn: (journal: PostgresJournal, state: StateDir) => Promise<T>,
 ): Promise<T> {
   const state = await StateDir.open(StateDir.locate(stateDir));
-  const journal = await borrowStateJournal(state);
+  const journal = await borrowStateJournal(state, {
+    // Said on a terminal only: --json prints one object, and scripts read stderr too.
+    onWait: (message) => {
+      if (output.tty && !output.json) output.err(message);
+    },
+  });
   try {
     return await fn(journal, state);
   } finally {
@@ -65,7 +71,7 @@ function ownLock(state: StateDir): (run: RunRow) => string | undefined {
 
 /** `syncjournal status`: each pair, its last run, what its store can do, open conflicts. */
 export async function statusCommand(flags: { stateDir?: string }, output: Output): Promise<number> {
-  return withJournal(flags.stateDir, async (journal, state) => {
+  return withJournal(flags.stateDir, output, async (journal, state) => {
     const pairs = [];
     for (const pair of state.config.pairs) {
       const [last] = await journal.runs({ pairId: pair.id, limit: 1 });
@@ -128,7 +134,7 @@ export async function historyCommand(
   flags: { stateDir?: string; limit?: string; allClients?: boolean },
   output: Output,
 ): Promise<number> {
-  return withJournal(flags.stateDir, async (journal, state) => {
+  return withJournal(flags.stateDir, output, async (journal, state) => {
     const limit = flags.limit ? Number(flags.limit) : 20;
     // A shared journal holds every client's runs; by default, this client's.
     const runs = await journal.runs({
@@ -172,7 +178,7 @@ export async function reportCommand(
   const n = Number(run);
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`A run is a positive number, not "${run}".`);
-  return withJournal(flags.stateDir, async (journal) => {
+  return withJournal(flags.stateDir, output, async (journal) => {
     const row = await journal.report(n);
     if (!row)
       throw new UsageError(
@@ -193,7 +199,7 @@ export async function conflictsCommand(
   flags: { stateDir?: string },
   output: Output,
 ): Promise<number> {
-  return withJournal(flags.stateDir, async (journal, state) => {
+  return withJournal(flags.stateDir, output, async (journal, state) => {
     const all = [];
     for (const pair of state.config.pairs) {
       for (const c of await journal.conflicts(pair.id, 'open')) all.push({ pair: pair.id, ...c });
@@ -215,7 +221,7 @@ export async function journalCommand(
   flags: { stateDir?: string },
   output: Output,
 ): Promise<number> {
-  return withJournal(flags.stateDir, async (journal) => {
+  return withJournal(flags.stateDir, output, async (journal) => {
     if (action === 'verify') {
       const result = await journal.verify();
       if (output.json) output.out(JSON.stringify(result));

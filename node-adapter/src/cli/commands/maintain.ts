@@ -29,7 +29,7 @@ export async function auditCommand(
   flags: { stateDir?: string },
   output: Output,
 ): Promise<number> {
-  return withJournal(flags.stateDir, async (journal) => {
+  return withJournal(flags.stateDir, output, async (journal) => {
     const chain = await journal.verify();
     const events = await journal.events();
     const runs = run
@@ -84,7 +84,7 @@ export async function logCommand(
   flags: { stateDir?: string; pair?: string },
   output: Output,
 ): Promise<number> {
-  return withJournal(flags.stateDir, async (journal, state) => {
+  return withJournal(flags.stateDir, output, async (journal, state) => {
     const { pair, path } = pickPair(state, pathArg, flags.pair);
     // In a shared journal every client has its own pair on the same bucket: their
     // events about this path are part of its story too.
