@@ -234,4 +234,48 @@ describe('watch', () => {
       .map((line) => JSON.parse(line) as { status: string });
     expect(reports.every((r) => r.status === 'in-sync')).toBe(true);
   });
+
+  it('stops at once when interrupted while its journal is lent, not after the loan', async () => {
+    const { a } = clients();
+    await s.write(`${a.dir}/first.md`, '1');
+    await a.sync();
+    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (await what()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    try {
+      expect(await until(() => out.includes('"status"'), 60_000)).toBe(true);
+      // A borrower that asks (this live process) and never takes the journal: the watch
+      // lends it (its lock goes) and would wait up to 20 s for the request to go.
+      const holder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+      await writeFile(
+        join(a.state, 'journal.borrow.test-1'),
+        JSON.stringify({ ...holder, purpose: 'test' }),
+      );
+      const lockGone = async () => !(await s.exists(join(a.state, 'journal.lock')));
+      expect(await until(lockGone, 10_000)).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await Promise.race([
+      exited,
+      new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000)),
+    ]);
+    expect(code).toBe(0);
+  });
 });

@@ -96,9 +96,16 @@ export async function borrowRequested(state: StateDir): Promise<boolean> {
   return live;
 }
 
-/** Opens the state dir's journal again after lending it, waiting while a borrower has it. */
-export async function reclaimStateJournal(state: StateDir): Promise<PostgresJournal> {
+/**
+ * Opens the state dir's journal again after lending it, waiting while a borrower has it;
+ * `undefined` once `stopped` says the lender no longer wants it.
+ */
+export async function reclaimStateJournal(
+  state: StateDir,
+  stopped: () => boolean,
+): Promise<PostgresJournal | undefined> {
   for (;;) {
+    if (stopped()) return undefined;
     try {
       return await openStateJournal(state);
     } catch (error) {

@@ -79,8 +79,11 @@ export async function watchCommand(
       running = (async () => {
         await (await journal).close();
         const until = Date.now() + BORROW_WAIT_MS + 5_000;
-        while (Date.now() < until && (await borrowRequested(state))) await sleep(50);
-        journal = Promise.resolve(await reclaimStateJournal(state));
+        while (!stopping && Date.now() < until && (await borrowRequested(state))) await sleep(50);
+        // Stopped meanwhile (Ctrl-C): no need to take the journal back.
+        const reclaimed = await reclaimStateJournal(state, () => stopping);
+        if (!reclaimed) return;
+        journal = Promise.resolve(reclaimed);
         engine = engineFor({ ...session, journal }, state, {});
       })()
         .catch(fail)
