@@ -52,6 +52,45 @@ export function cli(
 }
 
 /** The environment that points the CLI at a local S3 server (path-style, test keys). */
+/** A command that runs until stopped (`watch`): its output so far, and a way to stop it. */
+export function startCli(args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (c: Buffer) => {
+    output.stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    output.stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return {
+    get stdout() {
+      return output.stdout;
+    },
+    get stderr() {
+      return output.stderr;
+    },
+    /** Interrupts it (SIGTERM, as Ctrl-C would) and resolves to its exit code. */
+    stop(): Promise<number | null> {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Checks `what` every 50 ms until it holds or `ms` pass; whether it held. */
+export async function until(what: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await what()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 export function s3TestEnv(endpoint: string): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_S3: endpoint,

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openJournal } from '../src/open-journal.js';
-import { cli, scratch } from './cli-harness.js';
+import { cli, scratch, startCli, until } from './cli-harness.js';
 
 type Scratch = Awaited<ReturnType<typeof scratch>>;
 let s: Scratch;
@@ -131,70 +130,33 @@ describe('after the fact', () => {
 });
 
 describe('watch', () => {
+  /** `watch` on client a's one pair, with reports as JSON lines. */
+  const watchOf = (a: { state: string }) =>
+    startCli(['--state-dir', a.state, '--json', 'watch', '--interval', '60']);
+
   it('carries a saved file to the bucket on the file event, not the interval, and stops cleanly', async () => {
     const { a, bucket } = clients();
     await s.write(`${a.dir}/first.md`, '1');
     await a.sync();
-    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
-    const child = spawn(
-      process.execPath,
-      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        if (await what()) return true;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return false;
-    };
-    expect(await until(() => out.includes('"status"'), 60_000)).toBe(true);
+    const watch = watchOf(a);
+    expect(await until(() => watch.stdout.includes('"status"'), 60_000)).toBe(true);
     await s.write(`${a.dir}/saved.md`, 'saved in the editor');
     // The interval is 60 s: arriving well before it means the file watcher synced it.
     // (How fast is measured by the benchmarks, not asserted here: machines are shared.)
     expect(
       await until(async () => (await s.tree(bucket))['saved.md'] === 'saved in the editor', 40_000),
     ).toBe(true);
-    child.kill('SIGTERM');
-    const code = await new Promise((r) => child.on('exit', r));
-    expect(code).toBe(0);
+    expect(await watch.stop()).toBe(0);
   });
 
   it('lends its journal to status, history and log between two syncs, and syncs on after', async () => {
     const { a, bucket } = clients();
     await s.write(`${a.dir}/first.md`, '1');
     await a.sync();
-    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
-    const child = spawn(
-      process.execPath,
-      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        if (await what()) return true;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return false;
-    };
+    const watch = watchOf(a);
+    let code: number | null = null;
     try {
-      expect(await until(() => out.includes('"status"'), 60_000)).toBe(true);
+      expect(await until(() => watch.stdout.includes('"status"'), 60_000)).toBe(true);
       // The watch holds the journal; each of these borrows it and gives it back.
       const status = await a.run('status');
       expect(status.code, status.stderr).toBe(0);
@@ -205,12 +167,8 @@ describe('watch', () => {
       expect((await a.run('log', 'first.md')).code).toBe(0);
       // The watch has its journal again, and syncs a saved file.
       await s.write(`${a.dir}/after.md`, 'saved after the loans');
-      expect(
-        await until(
-          async () => (await s.tree(bucket))['after.md'] === 'saved after the loans',
-          40_000,
-        ),
-      ).toBe(true);
+      const after = async () => (await s.tree(bucket))['after.md'] === 'saved after the loans';
+      expect(await until(after, 40_000)).toBe(true);
       // A request left by a process that died is removed, and lends nothing.
       const stale = join(a.state, 'journal.borrow.dead-1');
       await writeFile(
@@ -219,16 +177,14 @@ describe('watch', () => {
       );
       expect(await until(async () => !(await s.exists(stale)), 10_000)).toBe(true);
       await s.write(`${a.dir}/later.md`, 'later');
-      expect(await until(async () => (await s.tree(bucket))['later.md'] === 'later', 40_000)).toBe(
-        true,
-      );
+      const later = async () => (await s.tree(bucket))['later.md'] === 'later';
+      expect(await until(later, 40_000)).toBe(true);
     } finally {
-      child.kill('SIGTERM');
+      code = await watch.stop();
     }
-    const code = await new Promise((r) => child.on('exit', r));
-    expect(code, err).toBe(0);
+    expect(code, watch.stderr).toBe(0);
     // Every report the watch printed is a completed sync.
-    const reports = out
+    const reports = watch.stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { status: string });
@@ -239,27 +195,10 @@ describe('watch', () => {
     const { a } = clients();
     await s.write(`${a.dir}/first.md`, '1');
     await a.sync();
-    const bin = new URL('../bin/syncjournal.js', import.meta.url).pathname;
-    const child = spawn(
-      process.execPath,
-      [bin, '--state-dir', a.state, '--json', 'watch', '--interval', '60'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        if (await what()) return true;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return false;
-    };
+    const watch = watchOf(a);
+    let stopped: Promise<unknown> = Promise.resolve();
     try {
-      expect(await until(() => out.includes('"status"'), 60_000)).toBe(true);
+      expect(await until(() => watch.stdout.includes('"status"'), 60_000)).toBe(true);
       // A borrower that asks (this live process) and never takes the journal: the watch
       // lends it (its lock goes) and would wait up to 20 s for the request to go.
       const holder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
@@ -270,10 +209,10 @@ describe('watch', () => {
       const lockGone = async () => !(await s.exists(join(a.state, 'journal.lock')));
       expect(await until(lockGone, 10_000)).toBe(true);
     } finally {
-      child.kill('SIGTERM');
+      stopped = watch.stop();
     }
     const code = await Promise.race([
-      exited,
+      stopped,
       new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000)),
     ]);
     expect(code).toBe(0);
