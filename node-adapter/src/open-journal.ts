@@ -72,9 +72,16 @@ async function openDataDirJournal(
   options: { hasher: Hasher; clock?: Clock },
   heldLock: PidLock | undefined,
 ): Promise<PostgresJournal> {
-  await refuseForeignDirectory(dir);
   await mkdir(dirname(dir), { recursive: true });
   const lock = heldLock ?? (await lockJournalDir(dir, `The journal at ${dir}`));
+  // Looked at under the lock: a journal being replaced (a restore deletes the old one,
+  // file by file, before moving the new one in) is not mistaken for a foreign folder.
+  try {
+    await refuseForeignDirectory(dir);
+  } catch (error) {
+    if (!heldLock) await lock.release();
+    throw error;
+  }
   const fresh = await isFresh(dir);
   const projectionCache = folderProjectionCache(`${dir}.cache`);
   return openPGliteJournal({

@@ -116,11 +116,12 @@ describe('journal backups in the bucket (CLI)', () => {
     const alice = client('alice');
     await s.write(`${alice.dir}/a.md`, 'one');
     const first = await alice.sync('--client-id', 'alice', '--backup-journal');
-    expect(first.code).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
     const pairId = (first.json.pair as { id: string }).id;
     // A new host: an empty journal, then a restore, and a scheduled sync meanwhile.
     await rm(alice.state, { recursive: true });
-    expect((await client('alice', { SYNCJOURNAL_CLIENT_ID: 'alice' }).run('status')).code).toBe(0);
+    const opened = await client('alice', { SYNCJOURNAL_CLIENT_ID: 'alice' }).run('status');
+    expect(opened.code, opened.stderr).toBe(0);
     const restoring = alice.run('journal', 'restore', '--from', s.path('bucket'));
     const staging = async () =>
       (await readdir(alice.state).catch(() => [])).some((f) => f.startsWith('journal.restoring-'));

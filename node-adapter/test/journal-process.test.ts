@@ -6,6 +6,7 @@ import { JournalLockedError } from '@syncjournal/core';
 import { runStart, sampleRun } from '@syncjournal/journal-schema/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openJournal } from '../src/index.js';
+import { lockJournalDir } from '../src/open-journal.js';
 
 // Child processes run the built package (dist/), which the test setup builds first.
 const distEntry = new URL('../dist/index.js', import.meta.url).href;
@@ -124,5 +125,22 @@ describe('a PGlite data directory opened by two processes', () => {
       message: expect.stringMatching(/not a syncjournal journal. Nothing was changed/),
     });
     expect(await readFile(join(location, 'holiday.jpg'), 'utf8')).toBe('not a database');
+    // Refused without leaving its lock behind.
+    await expect(readFile(`${location}.lock`, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('reads a journal held by another process as locked, even while it looks half deleted', async () => {
+    // A restore deletes the old journal file by file, under its lock, before moving the
+    // new one in: a sync opening it meanwhile must wait (exit 5), not call it foreign.
+    const location = join(dir, 'being-replaced');
+    await rm(location, { recursive: true, force: true });
+    await mkdir(location);
+    await writeFile(join(location, 'postgresql.conf'), '# PG_VERSION already gone');
+    const held = await lockJournalDir(location, 'A journal restore');
+    try {
+      await expect(openJournal(location)).rejects.toBeInstanceOf(JournalLockedError);
+    } finally {
+      await held.release();
+    }
   });
 });

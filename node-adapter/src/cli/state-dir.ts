@@ -87,12 +87,6 @@ export class StateDir {
     return new StateDir(root, config);
   }
 
-  /** Reads config.json again (another command may have remembered a pair meanwhile). */
-  async reload(): Promise<void> {
-    const fresh = await readConfig(this.root);
-    if (fresh) this.config = fresh;
-  }
-
   /**
    * Changes config.json as it is on disk now, not as this process read it: under the
    * config's lock, reads it, applies `change`, and writes it back, so two commands that
