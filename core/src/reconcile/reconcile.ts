@@ -304,7 +304,8 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
     let reason: string | undefined;
     const twins = files.others(p);
     if (twins.length > 0) {
-      reason = `another path differs from it only ${spellingDifference(p, twins)} (${twins.join(', ')}), and the local folder ${foldsWhat(p, twins)}`;
+      const { differs, folds } = twinReason(p, twins);
+      reason = `another path differs from it only ${differs} (${twins.join(', ')}), and the local folder ${folds}`;
     } else if (folders.has(p)) {
       reason = `the local folder has, or would get, a folder at ${folders.first(p)}`;
     } else {
@@ -315,7 +316,8 @@ function skipClashingWrites(ops: PlanOp[], input: ReconcileInput): void {
         }
         const spellings = folders.others(folder);
         if (spellings.length > 0) {
-          reason = `its folder ${folder} differs only ${spellingDifference(folder, spellings)} from ${spellings.join(', ')}, and the local folder ${foldsWhat(folder, spellings)}`;
+          const { differs, folds } = twinReason(folder, spellings);
+          reason = `its folder ${folder} differs only ${differs} from ${spellings.join(', ')}, and the local folder ${folds}`;
           break;
         }
       }
@@ -346,26 +348,19 @@ function folding(input: ReconcileInput): (path: string) => string {
 }
 
 /**
- * How `path` and its `twins` (one name to the local tree) differ, for a plan's `why`.
- * A case-only difference keeps the words rules 2 first journaled (a replayed plan must
- * match its digest byte for byte).
+ * How `path` and its `twins` (one name to the local tree) differ, and what the tree
+ * folds, for a plan's `why`. A case-only difference keeps the words rules 2 first
+ * journaled (a replayed plan must match its digest byte for byte).
  */
-function spellingDifference(path: string, twins: readonly string[]): string {
-  if (differOnlyByCase(path, twins)) return 'by case';
-  const nfc = path.normalize('NFC');
-  if (twins.every((t) => t.normalize('NFC') === nfc)) {
-    return 'in how its accented letters are encoded (Unicode NFC or NFD)';
-  }
-  return 'by case and by how its accented letters are encoded';
-}
-
-function foldsWhat(path: string, twins: readonly string[]): string {
-  return differOnlyByCase(path, twins) ? 'ignores case' : 'treats them as one name';
-}
-
-function differOnlyByCase(path: string, twins: readonly string[]): boolean {
+function twinReason(path: string, twins: readonly string[]): { differs: string; folds: string } {
   const lower = path.toLowerCase();
-  return twins.every((t) => t.toLowerCase() === lower);
+  if (twins.every((t) => t.toLowerCase() === lower))
+    return { differs: 'by case', folds: 'ignores case' };
+  const nfc = path.normalize('NFC');
+  const differs = twins.every((t) => t.normalize('NFC') === nfc)
+    ? 'in how its accented letters are encoded (Unicode NFC or NFD)'
+    : 'by case and by how its accented letters are encoded';
+  return { differs, folds: 'treats them as one name' };
 }
 
 /**

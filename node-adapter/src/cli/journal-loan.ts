@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { isAlive, type LockHolder } from '../pid-lock.js';
 import { openStateJournal, PairLockedError } from './session.js';
@@ -97,13 +98,19 @@ export async function borrowRequested(state: StateDir): Promise<boolean> {
 }
 
 /**
- * Opens the state dir's journal again after lending it, waiting while a borrower has it;
- * `undefined` once `stopped` says the lender no longer wants it.
+ * Lends `journal` (the lender's) to the commands asking for it: closes it, waits until
+ * no live request is left (at most as long as a borrower waits, and a little more), and
+ * opens it again, waiting while a borrower still has it. `undefined` once `stopped`
+ * says the lender no longer wants it back (a watch interrupted meanwhile).
  */
-export async function reclaimStateJournal(
+export async function lendStateJournal(
   state: StateDir,
+  journal: PostgresJournal,
   stopped: () => boolean,
 ): Promise<PostgresJournal | undefined> {
+  await journal.close();
+  const until = Date.now() + BORROW_WAIT_MS + 5_000;
+  while (!stopped() && Date.now() < until && (await borrowRequested(state))) await sleep(50);
   for (;;) {
     if (stopped()) return undefined;
     try {
@@ -113,8 +120,4 @@ export async function reclaimStateJournal(
       await sleep(50);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

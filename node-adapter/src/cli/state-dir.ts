@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SafetyProfile } from '@syncjournal/core';
 import { clientIdProblem, SyncJournalError } from '@syncjournal/core';
 import { LockHeldError, PidLock } from '../pid-lock.js';
@@ -239,7 +240,7 @@ async function acquireWaiting(path: string, purpose: string): Promise<PidLock> {
       return await PidLock.acquire(path, purpose);
     } catch (error) {
       if (!(error instanceof LockHeldError) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      await sleep(5 + Math.random() * 20);
     }
   }
 }

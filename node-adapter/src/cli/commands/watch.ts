@@ -1,6 +1,6 @@
 import { watch as watchFiles } from 'chokidar';
 import { EXIT } from '../exit-codes.js';
-import { BORROW_WAIT_MS, borrowRequested, reclaimStateJournal } from '../journal-loan.js';
+import { borrowRequested, lendStateJournal } from '../journal-loan.js';
 import { refuseNesting, UsageError } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
 import { engineFor, withPairSession } from '../session.js';
@@ -8,10 +8,6 @@ import { StateDir } from '../state-dir.js';
 
 /** How long to wait after the last file event before syncing (a save is often several events). */
 const SETTLE_MS = 150;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * `syncjournal watch`: syncs one pair when its folder changes and every `--interval`
@@ -77,12 +73,8 @@ export async function watchCommand(
     // (journal-loan.ts): close it, wait until no one asks, open it again.
     const lend = () => {
       running = (async () => {
-        await (await journal).close();
-        const until = Date.now() + BORROW_WAIT_MS + 5_000;
-        while (!stopping && Date.now() < until && (await borrowRequested(state))) await sleep(50);
-        // Stopped meanwhile (Ctrl-C): no need to take the journal back.
-        const reclaimed = await reclaimStateJournal(state, () => stopping);
-        if (!reclaimed) return;
+        const reclaimed = await lendStateJournal(state, await journal, () => stopping);
+        if (!reclaimed) return; // stopped meanwhile (Ctrl-C): closed, and staying so
         journal = Promise.resolve(reclaimed);
         engine = engineFor({ ...session, journal }, state, {});
       })()
