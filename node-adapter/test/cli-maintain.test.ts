@@ -164,7 +164,8 @@ describe('watch', () => {
       const history = await a.run('history');
       expect(history.code, history.stderr).toBe(0);
       expect((history.json.runs as unknown[]).length).toBeGreaterThanOrEqual(2);
-      expect((await a.run('log', 'first.md')).code).toBe(0);
+      const log = await a.run('log', 'first.md');
+      expect(log.code, log.stderr).toBe(0);
       // The watch has its journal again, and syncs a saved file.
       await s.write(`${a.dir}/after.md`, 'saved after the loans');
       const after = async () => (await s.tree(bucket))['after.md'] === 'saved after the loans';
@@ -202,12 +203,14 @@ describe('watch', () => {
       // A borrower that asks (this live process) and never takes the journal: the watch
       // lends it (its lock goes) and would wait up to 20 s for the request to go.
       const holder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      await writeFile(
-        join(a.state, 'journal.borrow.test-1'),
-        JSON.stringify({ ...holder, purpose: 'test' }),
-      );
+      // Written in place, so the watch may see it empty for a moment (and must not drop it).
+      const request = join(a.state, 'journal.borrow.test-1');
+      await writeFile(request, JSON.stringify({ ...holder, purpose: 'test' }));
       const lockGone = async () => !(await s.exists(join(a.state, 'journal.lock')));
-      expect(await until(lockGone, 10_000)).toBe(true);
+      const gone = await until(lockGone, 10_000);
+      expect(gone, `not lent; the request is ${(await s.exists(request)) ? 'there' : 'gone'}`).toBe(
+        true,
+      );
     } finally {
       stopped = watch.stop();
     }

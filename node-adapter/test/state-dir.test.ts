@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { borrowStateJournal } from '../src/cli/journal-loan.js';
+import { borrowRequested, borrowStateJournal } from '../src/cli/journal-loan.js';
 import { PairLockedError, withPairSession } from '../src/cli/session.js';
 import { type StateConfig, StateDir } from '../src/cli/state-dir.js';
 import { lockJournalDir } from '../src/open-journal.js';
@@ -136,5 +137,27 @@ describe('borrowing the journal (a read-only command)', () => {
     expect(await journal.events({ limit: 1 })).toEqual([]);
     await journal.close();
     expect(await requests()).toEqual([]);
+  });
+
+  it('tells a live request from a dead one, and drops an unreadable one only once it stays so', async () => {
+    const state = await StateDir.open(join(base, 'state'), 'laptop');
+    const request = (name: string) => join(state.root, `journal.borrow.${name}`);
+    const here = { host: hostname(), since: new Date(Date.now() - 60_000).toISOString() };
+    await writeFile(request('dead'), JSON.stringify({ ...here, pid: 2 ** 22 + 17 }));
+    expect(await borrowRequested(state)).toBe(false);
+    expect(existsSync(request('dead'))).toBe(false);
+    // Empty: being written in place. Left alone while fresh, removed once old.
+    await writeFile(request('writing'), '');
+    expect(await borrowRequested(state)).toBe(false);
+    expect(existsSync(request('writing'))).toBe(true);
+    const old = new Date(Date.now() - 60_000);
+    await utimes(request('writing'), old, old);
+    expect(await borrowRequested(state)).toBe(false);
+    expect(existsSync(request('writing'))).toBe(false);
+    // Another live process (this one's parent), asking since now.
+    const now = new Date().toISOString();
+    await writeFile(request('live'), JSON.stringify({ ...here, since: now, pid: process.ppid }));
+    expect(await borrowRequested(state)).toBe(true);
+    expect(existsSync(request('live'))).toBe(true);
   });
 });

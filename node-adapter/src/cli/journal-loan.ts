@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,8 +76,15 @@ export async function borrowStateJournal(
 }
 
 /**
+ * How old a request that cannot be read must be before it is removed. A request is
+ * renamed into place whole, but one written in place (by hand, or by another tool) is
+ * empty for a moment: removing it then would lose a live borrower's request.
+ */
+const UNREADABLE_GRACE_MS = 10_000;
+
+/**
  * Whether a live process on this host is waiting to borrow the journal. Requests left
- * by processes that died are removed.
+ * by processes that died are removed, and so are ones that stayed unreadable.
  */
 export async function borrowRequested(state: StateDir): Promise<boolean> {
   let live = false;
@@ -88,7 +95,12 @@ export async function borrowRequested(state: StateDir): Promise<boolean> {
       .then((text) => JSON.parse(text) as LockHolder)
       .catch(() => undefined);
     if (holder === undefined || typeof holder.pid !== 'number') {
-      await unlink(path).catch(() => {});
+      const written = await stat(path).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
+      if (written !== undefined && Date.now() - written > UNREADABLE_GRACE_MS)
+        await unlink(path).catch(() => {});
     } else if (holder.host === hostname()) {
       if (isAlive(holder)) live = true;
       else await unlink(path).catch(() => {});
