@@ -73,7 +73,7 @@ export class PidLock {
       const existing = await readHolder(path);
       if (existing === 'gone') continue;
       if (existing !== 'unreadable' && isAlive(existing)) throw new LockHeldError(path, existing);
-      if (existing === 'unreadable' && (await ageMs(path)) < 2000) {
+      if (existing === 'unreadable' && (await beingWritten(path))) {
         // A holder may be between creating and writing the file; give it a moment.
         await sleep(20);
         continue;
@@ -91,7 +91,7 @@ export class PidLock {
     const holder = await readHolder(path);
     if (holder === 'gone') return false;
     // A holder may be between creating and writing the file (as in acquire).
-    if (holder === 'unreadable') return (await ageMs(path)) < 2000;
+    if (holder === 'unreadable') return beingWritten(path);
     return isAlive(holder);
   }
 
@@ -133,7 +133,8 @@ async function takeOver(path: string, stale: LockHolder | 'unreadable'): Promise
   }
 }
 
-async function readHolder(path: string): Promise<LockHolder | 'gone' | 'unreadable'> {
+/** The holder a lock file (or a file written like one) names; `'gone'` when there is none. */
+export async function readHolder(path: string): Promise<LockHolder | 'gone' | 'unreadable'> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -218,6 +219,15 @@ function startTicks(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a holder file that cannot be read may still be being written: one created
+ * and then written (not renamed into place whole) is empty for a moment. An older one
+ * was left half-written and can be removed.
+ */
+export async function beingWritten(path: string): Promise<boolean> {
+  return (await ageMs(path)) < 2000;
 }
 
 async function ageMs(path: string): Promise<number> {

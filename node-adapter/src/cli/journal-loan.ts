@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PostgresJournal } from '@syncjournal/journal-schema';
-import { isAlive, type LockHolder } from '../pid-lock.js';
+import { beingWritten, isAlive, type LockHolder, readHolder } from '../pid-lock.js';
 import { openStateJournal, PairLockedError } from './session.js';
 import type { StateDir } from './state-dir.js';
 
@@ -76,31 +76,19 @@ export async function borrowStateJournal(
 }
 
 /**
- * How old a request that cannot be read must be before it is removed. A request is
- * renamed into place whole, but one written in place (by hand, or by another tool) is
- * empty for a moment: removing it then would lose a live borrower's request.
- */
-const UNREADABLE_GRACE_MS = 10_000;
-
-/**
  * Whether a live process on this host is waiting to borrow the journal. Requests left
- * by processes that died are removed, and so are ones that stayed unreadable.
+ * by processes that died are removed, and so are unreadable ones no longer being
+ * written (a request written in place, not renamed, is empty for a moment).
  */
 export async function borrowRequested(state: StateDir): Promise<boolean> {
   let live = false;
   for (const name of await readdir(state.root)) {
     if (!name.startsWith(REQUEST_PREFIX)) continue;
     const path = join(state.root, name);
-    const holder = await readFile(path, 'utf8')
-      .then((text) => JSON.parse(text) as LockHolder)
-      .catch(() => undefined);
-    if (holder === undefined || typeof holder.pid !== 'number') {
-      const written = await stat(path).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (written !== undefined && Date.now() - written > UNREADABLE_GRACE_MS)
-        await unlink(path).catch(() => {});
+    const holder = await readHolder(path).catch(() => 'unreadable' as const);
+    if (holder === 'gone') continue;
+    if (holder === 'unreadable') {
+      if (!(await beingWritten(path))) await unlink(path).catch(() => {});
     } else if (holder.host === hostname()) {
       if (isAlive(holder)) live = true;
       else await unlink(path).catch(() => {});
