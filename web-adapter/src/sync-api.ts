@@ -172,7 +172,18 @@ export async function createSyncApi(
   return {
     sync: async (o, onProgress) => {
       await reachBucket();
-      return engine(onProgress).sync({ dryRun: o?.dryRun ?? false });
+      // Through comlink each call to `onProgress` is a message on the listener's own
+      // port, which can arrive after sync's answer. They arrive in order, so once the
+      // last call is answered the page has heard every event: then sync answers.
+      let heard: unknown;
+      const listener =
+        onProgress &&
+        ((event: ProgressEvent) => {
+          heard = onProgress(event);
+        });
+      const result = await engine(listener).sync({ dryRun: o?.dryRun ?? false });
+      await Promise.resolve(heard).catch(() => {});
+      return result;
     },
     plan: async () => {
       await reachBucket();
