@@ -330,6 +330,47 @@ describe('syncjournal sync', () => {
     expect(await s.exists(s.path('l/bucket'))).toBe(false);
   });
 
+  it('a new pair may create its local folder; a file is refused before the pair is remembered; a remembered folder that vanished is never recreated', async () => {
+    const { a, b, bucket } = clients();
+    await s.write(`${a.dir}/note.md`, 'from alice');
+    expect((await a.sync()).code).toBe(0);
+    const state = s.path('state-new');
+    const pairsOf = async () =>
+      JSON.parse(await readFile(`${state}/config.json`, 'utf8')).pairs as Array<{
+        local: string;
+      }>;
+
+    // A file where a folder should be: a clear sentence, nothing remembered or changed.
+    await s.write(s.path('notes.md'), 'a file, not a folder');
+    const fileLocal = await cli(['--state-dir', state, 'sync', s.path('notes.md'), bucket]);
+    expect(fileLocal.code, fileLocal.stderr).toBe(2);
+    expect(fileLocal.stderr).toMatch(
+      /The local folder .*notes\.md cannot be synced: it is a file, not a folder\. Nothing was changed and no pair was remembered\./,
+    );
+    expect(await readFile(s.path('notes.md'), 'utf8')).toBe('a file, not a folder');
+    const fileBucket = await cli(['--state-dir', state, 'sync', b.dir, s.path('notes.md')]);
+    expect(fileBucket.code, fileBucket.stderr).toBe(2);
+    expect(fileBucket.stderr).toMatch(
+      /The folder bucket .*notes\.md cannot be synced: it is a file/,
+    );
+    expect(await s.exists(b.dir)).toBe(false);
+    expect(await pairsOf()).toEqual([]);
+
+    // A folder that does not exist yet, for a new pair: created, and the bucket comes down.
+    const first = await cli(['--state-dir', state, 'sync', s.path('new/notes'), bucket]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await s.tree(s.path('new/notes'))).toEqual({ 'note.md': 'from alice' });
+    expect((await pairsOf()).map((p) => p.local)).toEqual([s.path('new/notes')]);
+
+    // Once remembered, a vanished folder reads as an unmounted drive, not as "create it".
+    await rm(s.path('new'), { recursive: true });
+    const gone = await cli(['--state-dir', state, 'sync', s.path('new/notes'), bucket]);
+    expect(gone.code, gone.stderr).toBe(1);
+    expect(gone.stderr).toMatch(/does not exist or is not a folder\. Nothing was read or written/);
+    expect(await s.exists(s.path('new'))).toBe(false);
+    expect(await s.tree(bucket)).toEqual({ 'note.md': 'from alice' });
+  });
+
   it('refuses a remembered pair that nests, in sync and in watch, with what to do', async () => {
     const state = s.path('state');
     await s.write(`${s.path('l')}/a.md`, 'a');

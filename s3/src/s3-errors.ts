@@ -7,11 +7,18 @@ import { PreconditionFailedError, registerErrorClass, SyncJournalError } from '@
  */
 export class S3StoreError extends SyncJournalError {
   constructor(
-    code: 's3-invalid-url' | 's3-unexpected-response',
+    code:
+      | 's3-invalid-url'
+      | 's3-unexpected-response'
+      | 's3-no-credentials'
+      | 's3-access-denied'
+      | 's3-no-such-bucket'
+      | 's3-unreachable',
     message: string,
     data: Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
-    super(code, message, data);
+    super(code, message, data, options);
   }
 }
 
@@ -99,6 +106,87 @@ export function conditionError(error: unknown, key: string, conditions: WriteCon
   }
   if (conditions.IfMatch !== undefined && isMissingObject(error)) {
     return new PreconditionFailedError('remote', key, 'the object no longer exists');
+  }
+  return error;
+}
+
+/** Refusals of the request's credentials, by S3 error code. */
+const REFUSED = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+]);
+/** Node's codes for a server that could not be reached at all. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * The first requests to a bucket failed for a reason the user has to fix: no
+ * credentials, credentials refused, no such bucket, or no server answering. Returns it as
+ * an {@link S3StoreError} that says so, that nothing was read or written, and what to do
+ * next (the SDK's own message stays in `cause` and in `data.detail`). Any other error is
+ * returned as it is.
+ */
+export function firstContactError(
+  error: unknown,
+  location: { bucket: string; url: string },
+): unknown {
+  const { bucket, url } = location;
+  const name = s3CodeOf(error);
+  const status = httpStatusOf(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  const data = {
+    url,
+    bucket,
+    detail,
+    ...(name && name !== 'Error' ? { name } : {}),
+    ...(status ? { status } : {}),
+  };
+  const make = (code: ConstructorParameters<typeof S3StoreError>[0], message: string) =>
+    new S3StoreError(code, message, data, { cause: error });
+  if (name === 'CredentialsProviderError') {
+    return make(
+      's3-no-credentials',
+      `No credentials were found for ${url} (${detail}). Nothing was read or written. ` +
+        'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), then try again.',
+    );
+  }
+  if (name === 'NoSuchBucket') {
+    return make(
+      's3-no-such-bucket',
+      `The bucket ${bucket} does not exist on this server. Nothing was read or written. ` +
+        'Check the bucket name in the URL and the endpoint (AWS_ENDPOINT_URL), or create the bucket first.',
+    );
+  }
+  if ((name !== undefined && REFUSED.has(name)) || status === 401 || status === 403) {
+    return make(
+      's3-access-denied',
+      `The server refused access to ${url} (${name ?? status}: ${detail}). Nothing was read or written. ` +
+        'Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the key may list, read, write and delete under that prefix.',
+    );
+  }
+  const errno = (error as { code?: unknown } | null)?.code;
+  if ((typeof errno === 'string' && UNREACHABLE.has(errno)) || name === 'TimeoutError') {
+    // A virtual-hosted request puts the bucket in the host name, which a local server's
+    // name (MinIO, 127.0.0.1) cannot resolve.
+    const hosted = errno === 'ENOTFOUND' && detail.includes(` ${bucket}.`);
+    return make(
+      's3-unreachable',
+      `Could not reach the server of ${url} (${detail}). Nothing was read or written. ` +
+        (hosted
+          ? 'The host name starts with the bucket: for a server without virtual-hosted buckets (MinIO, a local server) set SYNCJOURNAL_S3_FORCE_PATH_STYLE=1.'
+          : 'Check the endpoint (AWS_ENDPOINT_URL) and the network, then try again.'),
+    );
   }
   return error;
 }

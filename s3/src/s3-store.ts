@@ -27,6 +27,7 @@ import { BodyDigest, declaredSize, responseBody, wholeBody } from './s3-body.js'
 import { clientConfigFromEnv, parseS3Url, type S3Environment } from './s3-config.js';
 import {
   conditionError,
+  firstContactError,
   isConditionFailure,
   isDeleteMarkerAnswer,
   isMissingObject,
@@ -163,7 +164,12 @@ export class S3Store implements ObjectStore {
       detectVersioning(this.#client, this.bucket),
       probeConditionalWrites(this.#client, this.bucket, this.prefix),
       detectSnapshots(this.#client, this.bucket),
-    ]);
+    ]).catch((error: unknown) => {
+      throw firstContactError(error, {
+        bucket: this.bucket,
+        url: `s3://${this.bucket}/${this.prefix}`,
+      });
+    });
     this.#capabilities = Object.freeze({ conditionalWrites, versioning, snapshots });
     return this.#capabilities;
   }

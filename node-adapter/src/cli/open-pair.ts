@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ObjectStore, PairFilter } from '@syncjournal/core';
@@ -63,6 +63,35 @@ export async function refuseNesting(
       }
     }
   }
+}
+
+/**
+ * Makes ready the places of a pair that is not remembered yet, before it is: refuses a
+ * local folder or folder bucket that is a file, and creates the local folder if it does
+ * not exist (a first sync may download into a new folder). A remembered pair's missing
+ * folder is never created: an unmounted drive must not read as an empty folder.
+ */
+export async function prepareNewPair(local: string, remote: string): Promise<void> {
+  const places: Array<[string, string]> = [['local folder', local]];
+  if (remote.startsWith('file://')) places.push(['folder bucket', fileURLToPath(remote)]);
+  for (const [name, path] of places) {
+    const stats = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw notReady(name, path, error.message);
+    });
+    if (stats && !stats.isDirectory()) throw notReady(name, path, 'it is a file, not a folder');
+  }
+  try {
+    await mkdir(local, { recursive: true });
+  } catch (error) {
+    throw notReady('local folder', local, `it could not be created: ${(error as Error).message}`);
+  }
+}
+
+function notReady(name: string, path: string, why: string): UsageError {
+  return new UsageError(
+    `The ${name} ${path} cannot be synced: ${why}. Nothing was changed and no pair was remembered. Give a folder, or a path where one can be created.`,
+  );
 }
 
 async function real(path: string): Promise<string> {

@@ -105,7 +105,12 @@ export async function withPairSession<T>(
       ]);
       sides = { tree, store, filter };
     } catch (error) {
-      await journal;
+      try {
+        await journal;
+      } finally {
+        // After the journal's own check that the pair is still remembered.
+        if (created) await state.forgetNew(pair);
+      }
       throw error;
     }
     const result = await fn({ pair, journal, ...sides });

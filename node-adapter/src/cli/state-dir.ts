@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -157,6 +157,18 @@ export class StateDir {
       }
       return { pair, created };
     });
+  }
+
+  /**
+   * Forgets a pair this command just remembered, when its first run could not even open
+   * the folder or the bucket: nothing was journaled for it, and a pair that cannot be
+   * opened would fail every later `sync` of all pairs. Its empty trash folder goes too.
+   */
+  async forgetNew(pair: PairConfig): Promise<void> {
+    await this.update((config) => {
+      config.pairs = config.pairs.filter((p) => p.id !== pair.id);
+    });
+    await rmdir(this.trashDir(pair.id)).catch(() => {});
   }
 
   /**

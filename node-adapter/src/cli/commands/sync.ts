@@ -1,4 +1,4 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import {
   type Journal,
   listJournalBackups,
@@ -18,6 +18,7 @@ import {
   normalizeLocal,
   normalizeRemote,
   openRemote,
+  prepareNewPair,
   refuseNesting,
   UsageError,
 } from '../open-pair.js';
@@ -100,7 +101,13 @@ export async function syncCommand(
   let pairs: PairConfig[];
   let createdPair: string | undefined;
   if (local !== undefined && remote !== undefined) {
-    const { pair, created } = await state.pairFor(normalizeLocal(local), normalizeRemote(remote), {
+    const [localPath, remoteUrl] = [normalizeLocal(local), normalizeRemote(remote)];
+    // A new pair may sync into a folder that does not exist yet; a remembered pair
+    // whose folder vanished is refused by the tree (an unmounted drive is not "empty").
+    if (!state.config.pairs.some((p) => p.local === localPath && p.remote === remoteUrl)) {
+      await prepareNewPair(localPath, remoteUrl);
+    }
+    const { pair, created } = await state.pairFor(localPath, remoteUrl, {
       ...(flags.profile ? { profile: flags.profile as SafetyProfile } : {}),
       ...(flags.exclude?.length ? { exclude: flags.exclude } : {}),
       ...(flags.include?.length ? { include: flags.include } : {}),
@@ -109,12 +116,7 @@ export async function syncCommand(
       ...(flags.projects ? { projects: true } : {}),
       ...(retention !== undefined ? { trashRetentionDays: retention } : {}),
     });
-    // A new pair may sync into a folder that does not exist yet; a remembered pair
-    // whose folder vanished is refused by the tree (an unmounted drive is not "empty").
-    if (created) {
-      await mkdir(pair.local, { recursive: true });
-      createdPair = pair.id;
-    }
+    if (created) createdPair = pair.id;
     pairs = [pair];
   } else {
     pairs = state.config.pairs;
