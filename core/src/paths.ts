@@ -23,3 +23,20 @@ export function comparePaths(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * Whether a path is one of `roots` or under one (`''` is the root of everything). Looks
+ * up the path and each of its folders in a set: as fast with 10,000 roots as with one.
+ */
+export function atOrUnder(roots: readonly string[]): (path: string) => boolean {
+  if (roots.length === 0) return () => false;
+  if (roots.includes('')) return () => true;
+  const set = new Set(roots);
+  return (path) => {
+    if (set.has(path)) return true;
+    for (let at = path.indexOf('/'); at !== -1; at = path.indexOf('/', at + 1)) {
+      if (set.has(path.slice(0, at))) return true;
+    }
+    return false;
+  };
+}

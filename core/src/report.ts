@@ -1,3 +1,5 @@
+import type { LeftOutReason } from './ports/tree.js';
+
 /** How a run ended, as the CLI's `--json` and exit codes report it. */
 export type RunStatus = 'in-sync' | 'conflicts' | 'blocked' | 'failed';
 
@@ -45,6 +47,13 @@ export interface RunReport {
   durationMs: number;
   guards: GuardVerdict[];
   errors: ReportError[];
+  /**
+   * Local entries the scan left out, when there were any: symbolic links (never
+   * followed), special files (FIFOs, sockets, devices) and names that are not valid
+   * UTF-8. Nothing at or under them was synced, replaced or deleted. `entries` lists the
+   * first 100 in path order. Absent when there were none.
+   */
+  leftOut?: { count: number; entries: Array<{ path: string; reason: LeftOutReason }> };
   /**
    * For a pair whose top-level folders are projects: the counts per project (files at
    * the root count under `/`). Absent otherwise.

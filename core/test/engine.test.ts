@@ -296,6 +296,52 @@ describe('safety guards, end to end', () => {
     });
   });
 
+  it('a file replaced by a symbolic link is left out, never deleted in the bucket or written over; each run reports it', async () => {
+    const { store, a, b } = await inSync({ 'a.md': 'alice wrote this', 'keep.md': 'k' });
+    // Tools that manage files by linking them (stow, git-annex) replace a file with a link.
+    a.tree.remove('a.md');
+    a.tree.addSymlink('a.md');
+    a.tree.addSymlink('pipe-like');
+    const first = await a.sync();
+    expect(first.report).toMatchObject({
+      status: 'in-sync',
+      deletedRemote: 0,
+      leftOut: {
+        count: 2,
+        entries: [
+          { path: 'a.md', reason: 'symlink' },
+          { path: 'pipe-like', reason: 'symlink' },
+        ],
+      },
+    });
+    expect(bucket(store)).toEqual({ 'a.md': 'alice wrote this', 'keep.md': 'k' });
+    // Bob edits it: the edit stays in the bucket and reaches nobody's link.
+    b.write('a.md', 'bob edited');
+    await b.sync();
+    const second = await a.sync();
+    expect(second.plan.map((o) => [o.path, o.action, o.row])).toEqual([
+      ['a.md', 'skip', 'local-left-out'],
+    ]);
+    expect(second.report.status).toBe('in-sync');
+    expect(second.report.guards.find((g) => g.guard === 'unsafe-keys')).toMatchObject({
+      verdict: 'limited',
+      paths: ['a.md'],
+    });
+    expect(bucket(store)).toEqual({ 'a.md': 'bob edited', 'keep.md': 'k' });
+    expect(b.listing()).toEqual({ 'a.md': 'bob edited', 'keep.md': 'k' });
+    const events = await journal.events();
+    for (const { report } of [first, second]) {
+      expect(replayPlan(events, report.run, { hasher: sha256 })?.matches).toBe(true);
+    }
+    // The link gone, the path reads as deleted locally, as any deleted file does.
+    a.tree.remove('a.md');
+    const third = await a.sync();
+    expect(third.plan.map((o) => [o.path, o.row])).toEqual([
+      ['a.md', 'local-deleted-remote-changed'],
+    ]);
+    expect(a.listing()).toEqual({ 'a.md': 'bob edited', 'keep.md': 'k' });
+  });
+
   /** A Mac (a tree that ignores case) and a Linux teammate in sync on notes.md; the Mac renames it Notes.md. */
   async function caseOnlyRename() {
     const w = world(journal);

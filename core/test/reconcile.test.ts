@@ -389,6 +389,34 @@ describe('what the reconciler refuses to act on', () => {
     ]);
   });
 
+  it('never writes, deletes or uploads at or under a local entry left out (a link, a special file)', () => {
+    const plan = reconcile(
+      input({
+        // a.md became a link (its old manifest row gone), b.md became a link while the
+        // bucket's copy changed, docs/ became a link to a folder, new.md is a link where
+        // a teammate has a file, ok.md is a plain file deleted locally.
+        base: [base('a.md', 1), base('b.md', 1), base('docs/x.md', 1), base('ok.md', 1)],
+        local: [],
+        remote: [
+          remote('a.md', 1),
+          remote('b.md', 2),
+          remote('docs/x.md', 1),
+          remote('docs/y.md', 3),
+          remote('new.md', 4),
+          remote('ok.md', 1),
+        ],
+        localUnknown: [],
+        localLeftOut: ['a.md', 'b.md', 'docs', 'new.md'],
+      }),
+    );
+    expect(plan.ops.map((o) => [o.path, o.action, o.row])).toEqual([
+      ['b.md', 'skip', 'local-left-out'],
+      ['docs/y.md', 'skip', 'local-left-out'],
+      ['new.md', 'skip', 'local-left-out'],
+      ['ok.md', 'delete-remote', 'local-deleted'],
+    ]);
+  });
+
   it('leaves excluded paths alone on both sides and lists those with a baseline', () => {
     const plan = reconcile(
       input({

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -303,6 +303,22 @@ describe('syncjournal sync', () => {
       'reckless',
     ]);
     expect(badProfile.code).toBe(2);
+    // Numbers: each flag says which it is and what it needs, before anything is opened.
+    for (const [args, said] of [
+      [['history', '--limit', '-3'], '--limit must be a whole number of at least 1, not "-3".'],
+      [['report', 'abc'], 'A run must be a whole number of at least 1, not "abc".'],
+      [['audit', '1.5'], 'A run must be a whole number of at least 1, not "1.5".'],
+      [['restore', `${a.dir}/x.md`, '--run', 'last'], '--run must be a whole number of at least 1'],
+      [['journal', 'backup', '--keep', '0'], '--keep must be a whole number of at least 1'],
+      [
+        ['sync', a.dir, s.path('bucket'), '--max-delete', ''],
+        '--max-delete must be a whole number of at least 0, not "".',
+      ],
+    ] as const) {
+      const run = await cli(['--state-dir', a.state, ...args]);
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+      expect(run.stderr).toContain(said);
+    }
   });
 
   it('refuses a local folder inside the state dir (a sync into itself)', async () => {
@@ -469,6 +485,45 @@ describe('syncjournal sync', () => {
     expect(await s.tree(bucket)).toEqual(await s.tree(a.dir));
     const last = await a.sync();
     expect(last.json).toMatchObject({ uploaded: 0, downloaded: 0, adopted: 0 });
+  });
+
+  it('a file replaced by a symbolic link, and a FIFO, are left out and reported: nothing deleted, nothing read', async () => {
+    const { a, b, bucket } = clients();
+    await s.write(`${a.dir}/note.md`, 'the note');
+    await s.write(`${a.dir}/other.md`, 'other');
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    await rm(`${a.dir}/note.md`);
+    await symlink(`${a.dir}/other.md`, `${a.dir}/note.md`);
+    // A FIFO: opening it to read would wait forever for a writer.
+    expect(spawnSync('mkfifo', [`${a.dir}/pipe`]).status).toBe(0);
+    const text = await cli(['--state-dir', a.state, 'sync']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(
+      'note left out 2 local entries that cannot be synced, never followed, replaced or deleted: note.md (symbolic link), pipe (special file)',
+    );
+    expect(await s.tree(bucket)).toEqual({ 'note.md': 'the note', 'other.md': 'other' });
+
+    await s.write(`${b.dir}/note.md`, 'edited by bob');
+    expect((await b.sync()).code).toBe(0);
+    const json = await a.sync();
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json).toMatchObject({
+      status: 'in-sync',
+      deletedRemote: 0,
+      downloaded: 0,
+      leftOut: {
+        count: 2,
+        entries: [
+          { path: 'note.md', reason: 'symlink' },
+          { path: 'pipe', reason: 'special' },
+        ],
+      },
+    });
+    expect(await readlink(`${a.dir}/note.md`)).toBe(`${a.dir}/other.md`);
+    expect(await s.tree(bucket)).toEqual({ 'note.md': 'edited by bob', 'other.md': 'other' });
+    const audit = await cli(['--state-dir', a.state, 'audit']);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
   });
 
   it('--dry-run prints the plan with reasons and changes nothing', async () => {

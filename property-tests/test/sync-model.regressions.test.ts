@@ -195,6 +195,40 @@ describe("a killed run's local trash copy", () => {
   });
 });
 
+/**
+ * A file replaced by a link while a teammate edits it, a link where another client then
+ * creates a file, and a crash in the run that sees both: every invariant holds, the
+ * left-out rows are reached, and no link is touched (the scan used to read a replaced
+ * file as deleted and delete it in the bucket).
+ */
+const linkedWhileEdited: Scenario = {
+  clients: 2,
+  policies: ['keep-both', 'prefer-local'],
+  steps: [
+    { t: 'write', client: 0, path: 0, grow: false, keepMtime: false },
+    { t: 'sync', client: 0, faults: [], crash: null },
+    { t: 'sync', client: 1, faults: [], crash: null },
+    { t: 'link', client: 0, path: 0, on: true },
+    { t: 'link', client: 0, path: 2, on: true },
+    { t: 'teammate-write', path: 0 },
+    { t: 'write', client: 1, path: 2, grow: false, keepMtime: false },
+    { t: 'sync', client: 1, faults: [], crash: null },
+    { t: 'sync', client: 0, faults: [], crash: { at: 12, after: true } },
+    { t: 'sync', client: 0, faults: [], crash: null },
+  ],
+};
+
+describe('symbolic links in the model', () => {
+  it('are never touched, and what they stand in front of is kept', async () => {
+    const before = coverage.leftOut;
+    const world = await replay(memoryAdapters(PLAIN), linkedWhileEdited);
+    expect(world.log).toHaveLength(4);
+    // a.md's teammate edit and d/c.md, skipped at the links, then synced once they went.
+    expect(coverage.leftOut - before).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(world.converged).sort()).toEqual(['a.md', 'd/c.md']);
+  });
+});
+
 describe('sync model regressions on Node adapters', () => {
   let journal: Journal;
   beforeAll(async () => {
@@ -218,5 +252,13 @@ describe('sync model regressions on Node adapters', () => {
     });
     expect(world.log).toHaveLength(2);
     expect(Object.keys(world.converged)).toEqual(['h/i.tmp']);
+  });
+
+  it('symbolic links on NodeTree (memfs) are never touched either', async () => {
+    const before = coverage.leftOut;
+    const world = await replay(await nodeAdapters({ journal }), linkedWhileEdited);
+    expect(world.log).toHaveLength(4);
+    expect(coverage.leftOut - before).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(world.converged).sort()).toEqual(['a.md', 'd/c.md']);
   });
 });

@@ -95,6 +95,7 @@ function replayAt(
     local: mine(batch.puts('manifest')),
     remote: mine(batch.puts('listing')).filter((r) => listed(r.path)),
     localUnknown: (scan?.errors ?? []).flatMap((e) => (e.path ? [e.path] : [])),
+    localLeftOut: (scan?.skipped ?? []).map((entry) => entry.path),
     ...(listing && !listing.complete ? { remoteListedThrough: listing.listedThrough ?? null } : {}),
     caseInsensitive: o.caseInsensitive ?? false,
     normalizationInsensitive: o.normalizationInsensitive ?? false,

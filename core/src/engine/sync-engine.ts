@@ -9,7 +9,7 @@ import { systemClock } from '../ports/clock.js';
 import type { Hasher } from '../ports/hasher.js';
 import type { Journal } from '../ports/journal.js';
 import type { ObjectStore } from '../ports/store.js';
-import type { LocalTree } from '../ports/tree.js';
+import type { LeftOutReason, LocalTree } from '../ports/tree.js';
 import { checkGuards, type SafetyProfile } from '../reconcile/guards.js';
 import {
   type ConflictPolicy,
@@ -97,6 +97,8 @@ export interface SyncEngine {
 
 /** Ops journaled as started in one append, then run, then journaled as done in one append. */
 const CHUNK = 64;
+/** How many left-out entries a report lists by path (it counts them all). */
+const LEFT_OUT_LISTED = 100;
 
 /** Builds the sync engine for one pair. */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
@@ -203,6 +205,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
         digest: scan.digest,
         hashed: scan.hashed,
         errors: scan.errors,
+        ...(scan.skipped.length ? { skipped: scan.skipped } : {}),
       },
     },
     ...stamp(list.deltas),
@@ -236,6 +239,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
     local: scan.files,
     remote: remote.objects,
     localUnknown: scan.unreadable,
+    localLeftOut: scan.skipped.map((entry) => entry.path),
     ...(list.complete ? {} : { remoteListedThrough: list.listedThrough ?? null }),
     caseInsensitive: o.tree.caseInsensitive,
     normalizationInsensitive: o.tree.normalizationInsensitive ?? false,
@@ -264,6 +268,7 @@ async function runSync(o: SyncEngineOptions, dryRun: boolean): Promise<SyncResul
   // Every project either side holds is in the breakdown, those with nothing to do too.
   tally.seeProjects([...input.local, ...input.remote].map((entry) => entry.path));
   tally.errors.push(...scan.errors, ...list.errors);
+  tally.leftOut = scan.skipped;
   if (!dryRun && !guards.blocked) {
     const ctx: ExecutionContext = {
       tree: o.tree,
@@ -448,6 +453,8 @@ class Tally {
   conflicts: ReportConflict[] = [];
   errors: ReportError[] = [];
   skipped: PlanOp[] = [];
+  /** Local entries the scan left out (links, special files, unreadable names). */
+  leftOut: Array<{ path: string; reason: LeftOutReason }> = [];
   bytes = { up: 0, down: 0 };
 
   add(op: PlanOp, outcome: OpOutcome): void {
@@ -522,7 +529,7 @@ class Tally {
       ? 'blocked'
       : this.failed > 0 ||
           this.errors.length > 0 ||
-          this.skipped.some((op) => op.row !== 'unsafe-key')
+          this.skipped.some((op) => op.row !== 'unsafe-key' && op.row !== 'local-left-out')
         ? 'failed'
         : this.conflicts.length > 0
           ? 'conflicts'
@@ -541,6 +548,14 @@ class Tally {
       durationMs,
       guards,
       errors: this.errors,
+      ...(this.leftOut.length
+        ? {
+            leftOut: {
+              count: this.leftOut.length,
+              entries: this.leftOut.slice(0, LEFT_OUT_LISTED),
+            },
+          }
+        : {}),
       ...(this.projects ? { projects: this.projects } : {}),
     };
   }

@@ -1,3 +1,4 @@
+import type { LeftOutReason } from '../ports/tree.js';
 import type { GuardVerdict, ReportError, RunReport } from '../report.js';
 
 /**
@@ -172,6 +173,12 @@ export interface ScanCompletedPayload {
   /** Files re-hashed in this scan (the rest were trusted by size and mtime). */
   hashed: number;
   errors: ReportError[];
+  /**
+   * Entries the scan left out (symbolic links, special files, names that cannot be read
+   * back), in path order; absent when there were none. The plan treats them as unknown:
+   * nothing at or under them is written or deleted.
+   */
+  skipped?: Array<{ path: string; reason: LeftOutReason }>;
 }
 
 /** A remote object as listed; the listing row minus its keys. */

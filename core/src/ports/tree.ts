@@ -106,8 +106,14 @@ export interface FileStat {
   ctimeMs?: number;
 }
 
+/**
+ * Why the walk leaves an entry out: a symbolic link, a special file (a FIFO, a socket, a
+ * device), or a name that is not valid UTF-8 and so cannot be named back.
+ */
+export type LeftOutReason = 'symlink' | 'special' | 'name';
+
 /** One item of {@link LocalTree.walk}. */
 export type WalkItem =
   | ({ kind: 'file'; path: string } & FileStat)
   | { kind: 'unreadable'; path: string; code: string; message: string }
-  | { kind: 'skipped'; path: string; reason: 'symlink' | 'special' | 'name' };
+  | { kind: 'skipped'; path: string; reason: LeftOutReason };

@@ -45,6 +45,10 @@ export const DECISION_TABLE = {
   },
   'remote-touched': { action: 'adopt', why: 'rewritten remotely with the same content' },
   'local-unknown': { action: 'skip', why: 'the local folder holding it could not be read' },
+  'local-left-out': {
+    action: 'skip',
+    why: 'locally this is a symbolic link, a special file or a name that cannot be read back: it is left out, never followed or replaced',
+  },
   'remote-unknown': { action: 'skip', why: 'the remote listing did not reach this key' },
   'unsafe-key': { action: 'skip', why: 'this remote key cannot be a safe local path' },
 } as const satisfies Record<string, { action: OpAction; why: string }>;

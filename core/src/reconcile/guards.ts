@@ -141,7 +141,7 @@ export function checkGuards(input: GuardInput): GuardResult {
       : { guard: 'filter-change', verdict: 'pass' },
   );
 
-  const unsafe = plan.ops.filter((o) => o.row === 'unsafe-key');
+  const unsafe = plan.ops.filter((o) => o.row === 'unsafe-key' || o.row === 'local-left-out');
   verdicts.push(
     unsafe.length > 0
       ? {

@@ -1,5 +1,5 @@
 import type { ConflictResolution, OpAction, PlanOpPayload, SideState } from '../journal/events.js';
-import { comparePaths } from '../paths.js';
+import { atOrUnder, comparePaths } from '../paths.js';
 import { RESERVED_PREFIX } from '../scan/lister.js';
 import { DECISION_TABLE, type DecisionRowId } from './decision-table.js';
 import { conflictCopyPath, unsafeKeyReason } from './safe-path.js';
@@ -65,6 +65,12 @@ export interface ReconcileInput {
   remote: readonly RemoteEntry[];
   /** Directories the scan could not read: the local state under them is unknown. */
   localUnknown: readonly string[];
+  /**
+   * Local entries the scan leaves out (symbolic links, special files, names that
+   * cannot be read back): nothing at or under them is written, deleted or uploaded.
+   * Default none.
+   */
+  localLeftOut?: readonly string[];
   /**
    * Undefined when the listing completed; otherwise the last key it reached (`null`
    * when not even the first page came back). Keys after it are unknown.
@@ -138,7 +144,8 @@ export function reconcile(input: ReconcileInput): Plan {
   const localHash = new Map(input.local.map((e) => [e.path, e.hash]));
   const rules = input.rules ?? RECONCILE_RULES;
   const collisions = rules < 2 && input.caseInsensitive ? caseCollisions(taken) : new Set<string>();
-  const localUnknown = unknownUnder(input.localUnknown);
+  const localUnknown = atOrUnder(input.localUnknown);
+  const localLeftOut = atOrUnder(input.localLeftOut ?? []);
 
   let b = 0;
   let l = 0;
@@ -188,7 +195,8 @@ export function reconcile(input: ReconcileInput): Plan {
       });
       continue;
     }
-    const localIsUnknown = localUnknown(path);
+    const leftOut = localLeftOut(path);
+    const localIsUnknown = leftOut || localUnknown(path);
     const remoteIsUnknown =
       input.remoteListedThrough !== undefined &&
       (input.remoteListedThrough === null || comparePaths(path, input.remoteListedThrough) > 0);
@@ -198,7 +206,7 @@ export function reconcile(input: ReconcileInput): Plan {
       const assumedLocal = localIsUnknown ? (B ? { ...B, mtimeMs: 0 } : undefined) : L;
       const assumedRemote = remoteIsUnknown ? (B ? { ...B, sha256: B.hash } : undefined) : R;
       if (decide(B, assumedLocal, assumedRemote) !== null) {
-        push(localIsUnknown ? 'local-unknown' : 'remote-unknown');
+        push(leftOut ? 'local-left-out' : localIsUnknown ? 'local-unknown' : 'remote-unknown');
       }
       continue;
     }
@@ -539,9 +547,4 @@ function caseCollisions(paths: Iterable<string>): Set<string> {
   const out = new Set<string>();
   for (const group of byFold.values()) if (group.length > 1) for (const p of group) out.add(p);
   return out;
-}
-
-function unknownUnder(dirs: readonly string[]): (path: string) => boolean {
-  if (dirs.length === 0) return () => false;
-  return (path) => dirs.some((d) => d === '' || path === d || path.startsWith(`${d}/`));
 }

@@ -1,10 +1,10 @@
 import type { JournalEventInput, ScanEntryPayload } from '../journal/events.js';
 import type { ManifestRow } from '../journal/projections.js';
 import { collectBytes } from '../memory/bytes.js';
-import { comparePaths } from '../paths.js';
+import { atOrUnder, comparePaths } from '../paths.js';
 import type { Clock } from '../ports/clock.js';
 import { type Hasher, hashStream } from '../ports/hasher.js';
-import type { FileStat, LocalTree } from '../ports/tree.js';
+import type { FileStat, LeftOutReason, LocalTree } from '../ports/tree.js';
 import type { ReportError } from '../report.js';
 
 /** A file as the scan leaves it in the manifest. */
@@ -26,8 +26,12 @@ export interface ScanResult {
   complete: boolean;
   /** Folders and files that could not be read; their previous manifest rows are kept. */
   unreadable: string[];
-  /** Symbolic links and other non-files, never followed or synced. */
-  skipped: Array<{ path: string; reason: string }>;
+  /**
+   * Symbolic links, special files and names that cannot be read back: never followed,
+   * synced, replaced or deleted. Previous manifest rows at or under them are kept (a
+   * file replaced by a link is not a delete).
+   */
+  skipped: Array<{ path: string; reason: LeftOutReason }>;
   /** Files read and hashed (the rest were trusted by size, mtime, inode and ctime). */
   hashed: number;
   /** SHA-256 over the manifest's sorted `path\thash\tsize` lines. */
@@ -75,7 +79,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
   const before = new Map(previous.map((row) => [row.path, row]));
   const files: ScannedFile[] = [];
   const unreadable: string[] = [];
-  const skipped: Array<{ path: string; reason: string }> = [];
+  const skipped: Array<{ path: string; reason: LeftOutReason }> = [];
   const errors: ReportError[] = [];
   let hashed = 0;
   let bytes = 0;
@@ -108,14 +112,16 @@ export async function scanTree(options: ScanOptions): Promise<ScanResult> {
     options.onProgress?.({ files: files.length, hashed, bytes });
   }
 
-  // Rows under what could not be read stay as they were: unknown is not deleted.
-  const unknown = (path: string) => unreadable.some((u) => path === u || path.startsWith(`${u}/`));
-  if (unreadable.length > 0) {
+  // Rows under what could not be read, or is left out, stay as they were: unknown is
+  // not deleted.
+  const unknown = atOrUnder([...unreadable, ...skipped.map((s) => s.path)]);
+  if (unreadable.length > 0 || skipped.length > 0) {
+    const walked = files.length;
     for (const row of previous) {
       if (unknown(row.path) && !options.excluded?.(row.path))
         files.push(toFile(row.path, row, row.hash, row.racy ?? false));
     }
-    files.sort((a, b) => comparePaths(a.path, b.path));
+    if (files.length > walked) files.sort((a, b) => comparePaths(a.path, b.path));
   }
 
   return {

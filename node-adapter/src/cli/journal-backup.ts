@@ -17,7 +17,7 @@ import {
 import { nodeHasher } from '../node-hasher.js';
 import { lockJournalDir, openJournal } from '../open-journal.js';
 import { EXIT } from './exit-codes.js';
-import { normalizeRemote, openRemote, UsageError } from './open-pair.js';
+import { normalizeRemote, openRemote, UsageError, wholeNumber } from './open-pair.js';
 import type { Output } from './output.js';
 import { openStateJournal, PairLockedError } from './session.js';
 import { type PairConfig, type StateConfig, StateDir } from './state-dir.js';
@@ -60,10 +60,7 @@ export async function journalBackupCommand(
   flags: { stateDir?: string; pair?: string; keep?: string },
   output: Output,
 ): Promise<number> {
-  const keep = flags.keep === undefined ? undefined : Number(flags.keep);
-  if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) {
-    throw new UsageError(`--keep needs a whole number of at least 1, not "${flags.keep}".`);
-  }
+  const keep = flags.keep === undefined ? undefined : wholeNumber(flags.keep, '--keep', 1);
   const state = await StateDir.open(StateDir.locate(flags.stateDir));
   const pairs = flags.pair
     ? state.config.pairs.filter((p) => p.id === flags.pair)

@@ -15,6 +15,18 @@ export class UsageError extends SyncJournalError {
   }
 }
 
+/**
+ * `value`, a command-line number, as a whole number of at least `min`; anything else
+ * (`-3`, `1.5`, `ten`) is a usage error naming `what`.
+ */
+export function wholeNumber(value: string, what: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) {
+    throw new UsageError(`${what} must be a whole number of at least ${min}, not "${value}".`);
+  }
+  return n;
+}
+
 /** The remote as a URL: `s3://…` stays; a path or `file://` URL becomes an absolute `file://` URL. */
 export function normalizeRemote(remote: string): string {
   if (remote.startsWith('s3://')) return remote.replace(/\/+$/, '');

@@ -51,6 +51,7 @@ export function formatReport(report: RunReport, title: string): string[] {
   for (const g of report.guards) {
     if (g.verdict === 'limited' && g.reason) lines.push(`  ${pc.yellow('note')} ${g.reason}`);
   }
+  if (report.leftOut) lines.push(`  ${pc.yellow('note')} ${leftOutNote(report.leftOut)}`);
   for (const e of report.errors)
     lines.push(`  ${pc.red('error')} ${e.path ? `${e.path}: ` : ''}${e.message}`);
   for (const [project, c] of Object.entries(report.projects ?? {})) {
@@ -77,6 +78,22 @@ export function formatReport(report: RunReport, title: string): string[] {
           : pc.red('finished with errors: run it again once the cause is fixed');
   lines.push(`  ${status} (run ${report.run}, ${(report.durationMs / 1000).toFixed(2)} s)`);
   return lines;
+}
+
+const LEFT_OUT_WHY = {
+  symlink: 'symbolic link',
+  special: 'special file',
+  name: 'name not valid UTF-8',
+} as const;
+
+/** The left-out entries as one sentence: the first five by name, then how many more. */
+function leftOutNote({ count, entries }: NonNullable<RunReport['leftOut']>): string {
+  const named = entries.slice(0, 5).map((e) => `${e.path} (${LEFT_OUT_WHY[e.reason]})`);
+  const more = count - named.length;
+  return (
+    `left out ${count} local ${count === 1 ? 'entry' : 'entries'} that cannot be synced, never followed, replaced or deleted: ` +
+    `${named.join(', ')}${more > 0 ? `, and ${more} more (--json lists up to ${entries.length})` : ''}`
+  );
 }
 
 function formatBytes(n: number): string {

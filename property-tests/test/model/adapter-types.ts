@@ -12,6 +12,11 @@ export interface UserTree {
   trashed(): Promise<Array<{ location: string; data: Uint8Array }>>;
   /** Makes a folder unreadable (permissions, a failing disk), or readable again. */
   setUnreadable(folder: string, unreadable: boolean): Promise<void>;
+  /**
+   * Puts a symbolic link at `path` (its parent folders made as needed; nothing may be
+   * there); `remove` takes it away. Absent on trees without links (OPFS).
+   */
+  link?(path: string): Promise<void>;
 }
 
 /** What a teammate does to the shared store, and what the test reads back from it. */

@@ -73,6 +73,12 @@ export async function nodeAdapters(shared: { journal: Journal }): Promise<Adapte
           // memfs checks permissions even for root: mode 0 makes the folder unreadable.
           await fs.chmod(`${root}/${folder}`, unreadable ? 0 : 0o755).catch(() => {});
         },
+        link: async (path) => {
+          const abs = `${root}/${path}`;
+          await fs.mkdir(abs.slice(0, abs.lastIndexOf('/')), { recursive: true });
+          // Pointing at a file outside the folder: following it would leave the root.
+          await fs.symlink(`/home/${client}/elsewhere.md`, abs);
+        },
       };
     },
     newJournal: async (client) => ({

@@ -60,6 +60,7 @@ export function memoryAdapters(options: {
         trashed: async () => tree.trashed().map(({ location, data }) => ({ location, data })),
         setUnreadable: async (folder, unreadable) =>
           unreadable ? tree.failDirectory(folder) : tree.healDirectory(folder),
+        link: async (path) => tree.addSymlink(path),
       };
     },
     newJournal: async (client) => ({

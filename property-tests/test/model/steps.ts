@@ -40,7 +40,12 @@ export type Step =
   | { t: 'lose-journal'; client: number }
   | { t: 'filter'; client: number; filter: number }
   /** A folder becomes unreadable (or readable again): the scan is incomplete. */
-  | { t: 'unreadable'; client: number; folder: (typeof FOLDERS)[number]; on: boolean };
+  | { t: 'unreadable'; client: number; folder: (typeof FOLDERS)[number]; on: boolean }
+  /**
+   * A user puts a symbolic link at a path, in place of the file there if any (as stow or
+   * git-annex do), or removes the link again: the engine must leave it alone.
+   */
+  | { t: 'link'; client: number; path: number; on: boolean };
 
 export const FOLDERS = ['d', 'd/f', 'h'] as const;
 
@@ -166,6 +171,16 @@ export function stepArbitrary(clients: number, options: StepOptions = {}): fc.Ar
         on: fc.boolean(),
       }),
     },
+    {
+      // A tree without symbolic links (OPFS) gets no such step.
+      weight: options.links === false ? 0 : 2,
+      arbitrary: fc.record({
+        t: fc.constant('link' as const),
+        client: c,
+        path: fc.nat(PATHS.length - 1),
+        on: fc.boolean(),
+      }),
+    },
   );
 }
 
@@ -175,6 +190,8 @@ export interface StepOptions {
   races?: boolean;
   /** The tree can make a folder unreadable: default true. */
   unreadable?: boolean;
+  /** The tree can hold symbolic links: default true. */
+  links?: boolean;
 }
 
 /** A whole case: how many clients, their conflict policies, and the steps. */

@@ -46,6 +46,9 @@ export const coverage = {
   conflicts: 0,
   /** Versions a killed run kept without journaling where, which `restoreCandidates` found. */
   unrecordedFound: 0,
+  /** Symbolic links users made, and ops skipped at one (the bucket's copy changed, or is new). */
+  links: 0,
+  leftOut: 0,
   blocked: 0,
   failed: 0,
   uploads: 0,
@@ -76,6 +79,7 @@ export class InvariantError extends Error {
       | 'journal-points'
       | 'convergence'
       | 'idempotence'
+      | 'links'
       | 'determinism'
       | 'rebuild'
       | 'guards'
@@ -96,6 +100,8 @@ interface ClientState {
   filter: number;
   /** Folders made unreadable: the user cannot reach into them either. */
   unreadable: Set<string>;
+  /** Paths the user made symbolic links: nothing at or under them is the engine's. */
+  links: Set<string>;
 }
 
 /** A content the oracle tracks: who wrote it, and whether a user destroyed its last copy. */
@@ -141,6 +147,7 @@ export class World {
         policy: scenario.policies[i] ?? 'keep-both',
         filter: 0,
         unreadable: new Set(),
+        links: new Set(),
       });
     }
     return world;
@@ -261,6 +268,25 @@ export class World {
         else c.unreadable.delete(step.folder);
         return;
       }
+      case 'link': {
+        const c = this.#client(step.client);
+        const path = PATHS[step.path]!;
+        if (!c.user.link) return;
+        if (!step.on) {
+          if (!c.links.has(path) || unreadableAt(c, path)) return;
+          await c.user.remove(path);
+          c.links.delete(path);
+          return;
+        }
+        if (blocked(c, path)) return;
+        const old = (await c.user.files()).get(path);
+        if (old) await c.user.remove(path);
+        await c.user.link(path);
+        c.links.add(path);
+        coverage.links++;
+        if (old) await this.#destroyed(decoder.decode(old));
+        return;
+      }
     }
   }
 
@@ -334,6 +360,7 @@ export class World {
     try {
       const result = await engine.sync();
       coverage.count(result.report, faults);
+      await this.#checkLinks(c, result.plan);
       checkServed(result.plan, store.served, c.unreadable);
       await this.#checkPointers(c, result.report.run, raced);
       if (result.report.snapshot !== undefined) await this.#checkSnapshot(result.report);
@@ -344,9 +371,39 @@ export class World {
         // Let whatever the dead process had in flight settle (it can reach no port now).
         await new Promise((r) => setTimeout(r, 1));
         coverage.crashed++;
+        await this.#checkLinks(c, []);
         return undefined;
       }
       throw new InvariantError('engine-threw', `${c.name}'s sync threw: ${String(error)}`);
+    }
+  }
+
+  /**
+   * Invariant 7: a symbolic link the user made is the user's. No op of the run acts at
+   * or under it, and after the run (a killed one too) every link is still there.
+   */
+  async #checkLinks(c: ClientState, plan: readonly PlanOp[]): Promise<void> {
+    const under = (path: string) =>
+      [...c.links].some((link) => path === link || path.startsWith(`${link}/`));
+    const touched = plan.filter((op) => op.action !== 'skip' && under(op.path));
+    if (touched.length > 0) {
+      throw new InvariantError(
+        'links',
+        `${c.name}'s run planned ${JSON.stringify(touched.map((o) => [o.action, o.path, o.row]))} at a symbolic link`,
+      );
+    }
+    coverage.leftOut += plan.filter((op) => op.row === 'local-left-out').length;
+    const found: string[] = [];
+    for await (const item of c.user.tree.walk()) {
+      if (item.kind === 'skipped' && item.reason === 'symlink') found.push(item.path);
+    }
+    // A folder made unreadable hides the links in it from the walk.
+    const expected = [...c.links].filter((link) => !unreadableAt(c, link));
+    if (JSON.stringify(found.sort()) !== JSON.stringify(expected.sort())) {
+      throw new InvariantError(
+        'links',
+        `${c.name} made the links ${JSON.stringify(expected)}, but after a run its folder holds ${JSON.stringify(found)}`,
+      );
     }
   }
 
@@ -600,6 +657,9 @@ export class World {
       c.filter = 0;
       for (const folder of FOLDERS) await c.user.setUnreadable(folder, false);
       c.unreadable.clear();
+      // The links go too: a link cannot converge with the bucket's file.
+      for (const link of c.links) await c.user.remove(link);
+      c.links.clear();
     }
     for (let round = 1; round <= 2; round++) {
       for (let i = 0; i < this.clients.length; i++) {
@@ -690,7 +750,15 @@ export class World {
   }
 }
 
+/** Whether the user cannot reach `path`: in an unreadable folder, or at or under a link. */
 function blocked(c: ClientState, path: string): boolean {
+  return (
+    unreadableAt(c, path) ||
+    [...c.links].some((link) => path === link || path.startsWith(`${link}/`))
+  );
+}
+
+function unreadableAt(c: ClientState, path: string): boolean {
   return [...c.unreadable].some((folder) => path.startsWith(`${folder}/`));
 }
 

@@ -9,7 +9,7 @@ import type { PostgresJournal } from '@syncjournal/journal-schema';
 import { PidLock } from '../../pid-lock.js';
 import { EXIT } from '../exit-codes.js';
 import { borrowStateJournal } from '../journal-loan.js';
-import { UsageError } from '../open-pair.js';
+import { UsageError, wholeNumber } from '../open-pair.js';
 import { formatReport, type Output } from '../output.js';
 import { StateDir } from '../state-dir.js';
 
@@ -134,8 +134,8 @@ export async function historyCommand(
   flags: { stateDir?: string; limit?: string; allClients?: boolean },
   output: Output,
 ): Promise<number> {
+  const limit = flags.limit === undefined ? 20 : wholeNumber(flags.limit, '--limit', 1);
   return withJournal(flags.stateDir, output, async (journal, state) => {
-    const limit = flags.limit ? Number(flags.limit) : 20;
     // A shared journal holds every client's runs; by default, this client's.
     const runs = await journal.runs({
       ...(flags.allClients ? {} : { clientId: state.config.clientId }),
@@ -175,9 +175,7 @@ export async function reportCommand(
   flags: { stateDir?: string },
   output: Output,
 ): Promise<number> {
-  const n = Number(run);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`A run is a positive number, not "${run}".`);
+  const n = wholeNumber(run, 'A run', 1);
   return withJournal(flags.stateDir, output, async (journal) => {
     const row = await journal.report(n);
     if (!row)

@@ -13,7 +13,7 @@ import {
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
 import { EXIT } from '../exit-codes.js';
-import { excludedBySpec, UsageError } from '../open-pair.js';
+import { excludedBySpec, UsageError, wholeNumber } from '../open-pair.js';
 import { formatPlan, type Output } from '../output.js';
 import { pickPair } from '../pick-pair.js';
 import { engineFor, type PairSession, withPairSession } from '../session.js';
@@ -29,15 +29,13 @@ export async function auditCommand(
   flags: { stateDir?: string },
   output: Output,
 ): Promise<number> {
+  const only = run === undefined ? undefined : wholeNumber(run, 'A run', 1);
   return withJournal(flags.stateDir, output, async (journal) => {
     const chain = await journal.verify();
     const events = await journal.events();
-    const runs = run
-      ? [Number(run)]
-      : (await journal.runs()).map((r) => r.run).sort((a, b) => a - b);
-    if (run && !Number.isInteger(runs[0]))
-      throw new UsageError(`A run is a positive number, not "${run}".`);
-    if (run && !events.some((e) => e.kind === 'run.started' && e.run === runs[0])) {
+    const runs =
+      only !== undefined ? [only] : (await journal.runs()).map((r) => r.run).sort((a, b) => a - b);
+    if (only !== undefined && !events.some((e) => e.kind === 'run.started' && e.run === only)) {
       throw new SyncJournalError(
         'not-found',
         `There is no run ${run} in this journal. Nothing was checked; syncjournal history lists the runs.`,
@@ -126,18 +124,16 @@ export async function restoreCommand(
   flags: { stateDir?: string; pair?: string; run?: string; asOfRun?: string },
   output: Output,
 ): Promise<number> {
-  const state = await StateDir.open(StateDir.locate(flags.stateDir));
-  const { pair, path } = pickPair(state, pathArg, flags.pair);
   if (flags.asOfRun !== undefined && flags.run !== undefined) {
     throw new UsageError('Give --run or --as-of-run, not both.');
   }
-  const asOf = flags.asOfRun === undefined ? undefined : Number(flags.asOfRun);
-  if (asOf !== undefined && !(Number.isInteger(asOf) && asOf > 0)) {
-    throw new UsageError(`--as-of-run takes a run number, not "${flags.asOfRun}".`);
-  }
+  const asOf =
+    flags.asOfRun === undefined ? undefined : wholeNumber(flags.asOfRun, '--as-of-run', 1);
+  const runNumber = flags.run === undefined ? undefined : wholeNumber(flags.run, '--run', 1);
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const { pair, path } = pickPair(state, pathArg, flags.pair);
   return withPairSession(pair, state, false, async (session) => {
     const ctx = await userContext(session, state);
-    const runNumber = flags.run ? Number(flags.run) : undefined;
     // Either the file as run N left the bucket (its snapshot), or a version a run replaced.
     const restored = await (asOf !== undefined
       ? restoreFromSnapshot(ctx, path, asOf)

@@ -21,6 +21,7 @@ import {
   prepareNewPair,
   refuseNesting,
   UsageError,
+  wholeNumber,
 } from '../open-pair.js';
 import { formatPlan, formatReport, type Output } from '../output.js';
 import { progressReporter } from '../progress.js';
@@ -283,9 +284,5 @@ async function restoreOnNewHost(
 }
 
 function parseCount(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new UsageError(`${flag} needs a whole number, not "${value}".`);
-  return n;
+  return value === undefined ? undefined : wholeNumber(value, flag, 0);
 }
