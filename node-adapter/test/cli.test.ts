@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -485,6 +485,45 @@ describe('syncjournal sync', () => {
     expect(await s.tree(bucket)).toEqual(await s.tree(a.dir));
     const last = await a.sync();
     expect(last.json).toMatchObject({ uploaded: 0, downloaded: 0, adopted: 0 });
+  });
+
+  it('with every pair synced, one whose folder is gone fails alone: the others still sync', async () => {
+    const state = s.path('state');
+    const run = (...args: string[]) => cli(['--state-dir', state, ...args]);
+    await s.write(s.path('usb/a.md'), 'on the drive');
+    await s.write(s.path('laptop/b.md'), 'on the laptop');
+    expect((await run('sync', s.path('usb'), s.path('bucket-usb'))).code).toBe(0);
+    expect((await run('sync', s.path('laptop'), s.path('bucket-laptop'))).code).toBe(0);
+    // The drive is unplugged; the laptop's notes change.
+    await rename(s.path('usb'), s.path('usb-unplugged'));
+    await s.write(s.path('laptop/c.md'), 'new on the laptop');
+    const text = await run('sync');
+    expect(text.code, text.stderr).toBe(1);
+    expect(text.stderr).toContain(
+      `syncjournal: ${s.path('usb')} ⇄ ${pathToFileURL(s.path('bucket-usb')).href}: The local folder ${s.path('usb')} does not exist or is not a folder.`,
+    );
+    expect(text.stdout).toMatch(/uploaded 1 ·/);
+    expect(await s.tree(s.path('bucket-laptop'))).toEqual({
+      'b.md': 'on the laptop',
+      'c.md': 'new on the laptop',
+    });
+    expect(await s.exists(s.path('usb'))).toBe(false);
+    const json = await run('--json', 'sync');
+    expect(json.code).toBe(1);
+    expect(json.json).toMatchObject({
+      status: 'failed',
+      pairs: [
+        { status: 'failed', pair: { local: s.path('usb') }, error: { code: 'tree-root-missing' } },
+        { status: 'in-sync', pair: { local: s.path('laptop') }, uploaded: 0 },
+      ],
+    });
+    // check compares the pairs it can open, and cannot call the whole set in sync.
+    const check = await run('--json', 'check');
+    expect(check.code).toBe(1);
+    expect(check.json).toMatchObject({
+      inSync: false,
+      pairs: [{ error: { code: 'tree-root-missing' } }, { differences: 0 }],
+    });
   });
 
   it('a file replaced by a symbolic link, and a FIFO, are left out and reported: nothing deleted, nothing read', async () => {

@@ -104,22 +104,23 @@ function formatBytes(n: number): string {
 }
 
 /** An error as one clear sentence (plus the stack with --verbose), or as JSON. */
-export function reportError(output: Output, error: unknown): void {
-  const known = error instanceof SyncJournalError;
+export function reportError(output: Output, error: unknown, about?: string): void {
   if (output.json) {
-    const body = known
-      ? error.toJSON()
-      : {
-          name: 'Error',
-          code: 'error',
-          message: (error as Error)?.message ?? String(error),
-          data: {},
-        };
-    output.out(JSON.stringify({ error: body }));
+    output.out(JSON.stringify({ error: errorJson(error) }));
     return;
   }
-  const message = (error as Error)?.message ?? String(error);
-  output.err(`${pc.red('syncjournal:')} ${message}`);
+  output.err(`${pc.red('syncjournal:')} ${about ? `${about}: ` : ''}${messageOf(error)}`);
   if (output.verbose && error instanceof Error && error.stack) output.err(pc.dim(error.stack));
-  else if (!known) output.err(pc.dim('Run again with --verbose for details.'));
+  else if (!(error instanceof SyncJournalError))
+    output.err(pc.dim('Run again with --verbose for details.'));
+}
+
+/** An error as `--json` shows it: `{ name, code, message, data }`. */
+export function errorJson(error: unknown): Record<string, unknown> {
+  if (error instanceof SyncJournalError) return { ...error.toJSON() };
+  return { name: 'Error', code: 'error', message: messageOf(error), data: {} };
+}
+
+function messageOf(error: unknown): string {
+  return (error as Error)?.message ?? String(error);
 }

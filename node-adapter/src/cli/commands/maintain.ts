@@ -8,13 +8,14 @@ import {
   restoreFromSnapshot,
   restoreVersion,
   runSnapshots,
+  type SyncEngine,
   SyncJournalError,
   type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
 import { EXIT } from '../exit-codes.js';
 import { excludedBySpec, UsageError, wholeNumber } from '../open-pair.js';
-import { formatPlan, type Output } from '../output.js';
+import { errorJson, formatPlan, type Output, reportError } from '../output.js';
 import { pickPair } from '../pick-pair.js';
 import { engineFor, type PairSession, withPairSession } from '../session.js';
 import { StateDir } from '../state-dir.js';
@@ -221,11 +222,23 @@ export async function checkCommand(
         : 'No pairs yet: syncjournal sync <local> <remote>.',
     );
   let differences = 0;
+  let unchecked = 0;
   const all = [];
   for (const pair of pairs) {
-    const { plan, report } = await withPairSession(pair, state, false, (session) =>
-      engineFor(session, state, {}).sync({ dryRun: true }),
-    );
+    let result: Awaited<ReturnType<SyncEngine['sync']>>;
+    try {
+      result = await withPairSession(pair, state, false, (session) =>
+        engineFor(session, state, {}).sync({ dryRun: true }),
+      );
+    } catch (error) {
+      // A pair that cannot be opened is reported; the others are still compared.
+      if (pairs.length === 1) throw error;
+      unchecked++;
+      all.push({ pair: pair.id, error: errorJson(error) });
+      if (!output.json) reportError(output, error, `${pair.local} ⇄ ${pair.remote}`);
+      continue;
+    }
+    const { plan, report } = result;
     const ops = plan.filter((op) => op.action !== 'skip');
     differences += ops.length;
     all.push({ pair: pair.id, differences: ops.length, plan, errors: report.errors });
@@ -236,6 +249,7 @@ export async function checkCommand(
       if (ops.length) for (const line of formatPlan(ops)) output.out(line);
     }
   }
-  if (output.json) output.out(JSON.stringify({ inSync: differences === 0, pairs: all }));
-  return differences === 0 ? EXIT.inSync : EXIT.failed;
+  const inSync = differences === 0 && unchecked === 0;
+  if (output.json) output.out(JSON.stringify({ inSync, pairs: all }));
+  return inSync ? EXIT.inSync : EXIT.failed;
 }

@@ -12,7 +12,7 @@ import {
   type SafetyProfile,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
-import { exitCodeFor, worstStatus } from '../exit-codes.js';
+import { EXIT, exitCodeFor, worstStatus } from '../exit-codes.js';
 import { backupTo, restoreFromBackup, stateDirExists } from '../journal-backup.js';
 import {
   normalizeLocal,
@@ -23,9 +23,9 @@ import {
   UsageError,
   wholeNumber,
 } from '../open-pair.js';
-import { formatPlan, formatReport, type Output } from '../output.js';
+import { errorJson, formatPlan, formatReport, type Output, reportError } from '../output.js';
 import { progressReporter } from '../progress.js';
-import { engineFor, withPairSession } from '../session.js';
+import { engineFor, PairLockedError, withPairSession } from '../session.js';
 import { type PairConfig, StateDir } from '../state-dir.js';
 
 /** Flags of `syncjournal sync`. */
@@ -126,33 +126,53 @@ export async function syncCommand(
     }
   }
 
-  const results: Array<{ pair: PairConfig; report: RunReport; plan: unknown[] }> = [];
+  const results: Array<
+    { pair: PairConfig } & ({ report: RunReport; plan: unknown[] } | { error: unknown })
+  > = [];
   for (const pair of pairs) {
-    await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
-    const { report, plan } = await syncPair(
-      pair,
-      state,
-      { ...flags, maxDelete, concurrency },
-      output,
-      pair.id === createdPair,
-      pair.id === createdPair ? seedSnapshot : undefined,
-    );
-    results.push({ pair, report, plan });
+    try {
+      await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
+      const { report, plan } = await syncPair(
+        pair,
+        state,
+        { ...flags, maxDelete, concurrency },
+        output,
+        pair.id === createdPair,
+        pair.id === createdPair ? seedSnapshot : undefined,
+      );
+      results.push({ pair, report, plan });
+    } catch (error) {
+      // One pair's unmounted drive or unreachable bucket is that pair's failure: the
+      // other pairs still sync. A single pair's error is the command's, as it was.
+      if (pairs.length === 1) throw error;
+      results.push({ pair, error });
+      if (!output.json) reportError(output, error, `${pair.local} ⇄ ${pair.remote}`);
+    }
   }
 
-  const status: RunStatus = worstStatus(results.map((r) => r.report.status));
+  const failures = results.flatMap((r) => ('error' in r ? [r.error] : []));
+  const status: RunStatus = worstStatus(
+    results.map((r) => ('error' in r ? 'failed' : r.report.status)),
+  );
   if (output.json) {
-    const one = (r: (typeof results)[number]) => ({
-      ...r.report,
-      pair: { id: r.pair.id, local: r.pair.local, remote: r.pair.remote },
-      dryRun: flags.dryRun ?? false,
-      ...(flags.dryRun ? { plan: r.plan } : {}),
-    });
+    const one = (r: (typeof results)[number]) => {
+      const pair = { id: r.pair.id, local: r.pair.local, remote: r.pair.remote };
+      if ('error' in r) return { status: 'failed', pair, error: errorJson(r.error) };
+      return {
+        ...r.report,
+        pair,
+        dryRun: flags.dryRun ?? false,
+        ...(flags.dryRun ? { plan: r.plan } : {}),
+      };
+    };
     output.out(
       JSON.stringify(results.length === 1 ? one(results[0]!) : { status, pairs: results.map(one) }),
     );
   }
-  return exitCodeFor(status);
+  // Pairs that did not run only because another process held them: try again later.
+  const locked = failures.length > 0 && failures.every((e) => e instanceof PairLockedError);
+  const othersFailed = results.some((r) => 'report' in r && r.report.status === 'failed');
+  return locked && !othersFailed ? EXIT.locked : exitCodeFor(status);
 }
 
 async function syncPair(
