@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('the safety comparison', () => {
   it('finds every version syncjournal was given, in every scenario', () => {
-    expect(results.length).toBeGreaterThanOrEqual(15);
+    expect(results.length).toBeGreaterThanOrEqual(16);
     for (const { id, tools } of results) {
       expect(tools.syncjournal, id).toBeDefined();
       const { error, lostLive, lostOld } = tools.syncjournal!;

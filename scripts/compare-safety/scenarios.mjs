@@ -163,6 +163,22 @@ export const teams = [
   },
   deleteLimit(8),
   deleteLimit(12),
+  {
+    id: 'linked',
+    rows: [
+      {
+        id: 'linked',
+        title:
+          "a file replaced by a link (A's tool moves a note out of the folder and links it back, as stow or git-annex do)",
+      },
+    ],
+    async run(w) {
+      await w.setupTeam();
+      await w.linkOut('A', notePath(7));
+      await w.sync('A');
+      await w.sync('B');
+    },
+  },
 ];
 
 /** A deletes `count` of the team's notes at once. */

@@ -1,7 +1,17 @@
 // One scenario's world for one tool: two clients (A and B, each a local folder with its own
 // state dir or rclone workdir) and one bucket folder, plus a ledger of every version the
 // scenario wrote and which of them a user later replaced or deleted on purpose.
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** The number of notes every team starts with. */
@@ -93,6 +103,18 @@ export class World {
     for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true });
   }
 
+  /**
+   * `side`'s tool moves `path` out of the folder and links it back (as stow or git-annex
+   * do): the same content, now behind a symbolic link. Not a user's delete.
+   */
+  async linkOut(side, path) {
+    const file = join(this.dirOf(side), path);
+    const outside = join(this.home, 'linked', side, path);
+    await mkdir(dirname(outside), { recursive: true });
+    await rename(file, outside);
+    await symlink(outside, file);
+  }
+
   /** A client's folder is not there at all (the drive it lives on is not mounted). */
   async unmount(side) {
     await rm(this.dirOf(side), { recursive: true });
@@ -161,8 +183,10 @@ export async function readTree(dir) {
     throw error;
   }
   for (const entry of entries) {
-    if (!entry.isFile()) continue;
     const full = join(entry.parentPath, entry.name);
+    // A link to a file reads as that file, as the user's editor opens it.
+    const linkedFile = entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isFile();
+    if (!entry.isFile() && !linkedFile) continue;
     files.set(full.slice(dir.length + 1), await readFile(full, 'utf8'));
   }
   return files;
