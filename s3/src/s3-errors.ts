@@ -176,6 +176,15 @@ export function firstContactError(
     );
   }
   const errno = (error as { code?: unknown } | null)?.code;
+  if (name === 'TypeError' && /fetch/i.test(detail)) {
+    // A browser's fetch says no more than this, whether the network, the endpoint or
+    // the bucket's CORS rules stood in the way (the console shows which).
+    return make(
+      's3-unreachable',
+      `Could not reach the server of ${url} (${detail}). Nothing was read or written. ` +
+        "Check the endpoint and the network, and that the bucket's CORS rules allow this page's origin (the browser's console says which).",
+    );
+  }
   if ((typeof errno === 'string' && UNREACHABLE.has(errno)) || name === 'TimeoutError') {
     // A virtual-hosted request puts the bucket in the host name, which a local server's
     // name (MinIO, 127.0.0.1) cannot resolve.
