@@ -410,10 +410,61 @@ describe('syncjournal sync', () => {
       const run = await cli(['--state-dir', state, ...args], { killAfterMs: 60_000 });
       expect(run.code, args[0]).toBe(2);
       expect(run.stderr).toMatch(
-        /loop forever\. Nothing was changed\. Pair pair-nested .*config\.json/,
+        /loop forever\. Nothing was changed\. Pair pair-nested .*syncjournal forget pair-nested; nothing is deleted/,
       );
     }
     expect(await s.tree(s.path('l'))).toEqual({ 'a.md': 'a' });
+    // Doing what it says: the pair is gone, the folder untouched.
+    const forget = await cli(['--state-dir', state, 'forget', 'pair-nested']);
+    expect(forget.code, forget.stderr).toBe(0);
+    expect((await cli(['--state-dir', state, 'sync'])).stderr).toMatch(/No pairs yet/);
+    expect(await s.tree(s.path('l'))).toEqual({ 'a.md': 'a' });
+  });
+
+  it('forget stops syncing a pair and deletes nothing; a running sync keeps it; syncing again starts a new pair', async () => {
+    const { a, bucket } = clients();
+    await s.write(`${a.dir}/keep.md`, 'kept');
+    await s.write(`${a.dir}/gone.md`, 'deleted later');
+    expect((await a.sync()).code).toBe(0);
+    // Deleted in the bucket: the sync moves the local copy into the pair's trash.
+    await rm(`${bucket}/gone.md`);
+    expect((await a.sync()).json).toMatchObject({ deletedLocal: 1 });
+    const pairId = (
+      JSON.parse(await readFile(`${a.state}/config.json`, 'utf8')).pairs as Array<{ id: string }>
+    )[0]!.id;
+    const trash = `${a.state}/trash/${pairId}`;
+    expect(await s.exists(trash)).toBe(true);
+
+    const unknown = await cli(['--state-dir', a.state, 'forget', 'pair-nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no pair pair-nope; syncjournal status lists/);
+
+    // While a live process holds the pair (a sync running), forget refuses, changing nothing.
+    const lock = `${a.state}/locks/${pairId}.lock`;
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: process.pid, host: hostname(), since: 'now', purpose: 'test' }),
+    );
+    const busy = await cli(['--state-dir', a.state, 'forget', pairId]);
+    expect(busy.code, busy.stderr).toBe(5);
+    expect(JSON.parse(await readFile(`${a.state}/config.json`, 'utf8')).pairs).toHaveLength(1);
+    await rm(lock);
+
+    const forgot = await cli(['--state-dir', a.state, '--json', 'forget', pairId]);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect(forgot.json).toEqual({
+      forgot: { id: pairId, local: a.dir, remote: pathToFileURL(bucket).href },
+      trash,
+    });
+    expect(await s.exists(trash)).toBe(true);
+    expect(await s.tree(a.dir)).toEqual({ 'keep.md': 'kept' });
+    expect(await s.tree(bucket)).toEqual({ 'keep.md': 'kept' });
+    const history = await cli(['--state-dir', a.state, '--json', 'history']);
+    expect(history.stdout).toContain(pairId);
+    // The same places again: a new pair, without a baseline, that adopts what is there.
+    const again = await a.sync();
+    expect(again.json).toMatchObject({ status: 'in-sync', adopted: 1, deletedLocal: 0 });
+    expect(again.json.pair).not.toMatchObject({ id: pairId });
   });
 
   it('refuses a client id that cannot name conflict copies, before it makes the state dir', async () => {

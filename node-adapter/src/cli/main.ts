@@ -11,6 +11,7 @@ import {
 import {
   auditCommand,
   checkCommand,
+  forgetCommand,
   logCommand,
   resolveCommand,
   restoreCommand,
@@ -210,6 +211,14 @@ export function buildProgram(done: (code: number) => void): Command {
     .action((flags: { pair?: string }) =>
       run((output) => checkCommand({ ...flags, ...global() }, output))(),
     );
+
+  program
+    .command('forget')
+    .description(
+      'stop syncing a pair (its folder moved for good, its bucket retired); deletes nothing: its runs stay in the journal, its trash where it is',
+    )
+    .argument('<pair>', 'the pair id, as syncjournal status shows it')
+    .action((pairId: string) => run((output) => forgetCommand(pairId, global(), output))());
 
   program
     .command('watch')

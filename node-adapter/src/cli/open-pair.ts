@@ -67,7 +67,7 @@ export async function refuseNesting(
     for (const [nameB, b] of places) {
       if (nameA !== nameB && (a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`))) {
         const next = remembered
-          ? `Pair ${remembered.pairId} was remembered before syncjournal refused such pairs: remove it from ${resolve(stateRoot, 'config.json')}, then sync places that do not contain one another.`
+          ? `Pair ${remembered.pairId} was remembered before syncjournal refused such pairs: forget it (syncjournal forget ${remembered.pairId}; nothing is deleted), then sync places that do not contain one another.`
           : 'Choose places that do not contain one another.';
         throw new UsageError(
           `${nameA} (${a}) is inside ${nameB} (${b}): a sync into itself would loop forever. Nothing was changed. ${next}`,

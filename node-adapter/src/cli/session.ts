@@ -26,6 +26,19 @@ export class PairLockedError extends SyncJournalError {
   }
 }
 
+/** Takes the pair's lock; a pair another live process holds is exit 5. */
+export async function lockPair(pair: PairConfig, state: StateDir): Promise<PidLock> {
+  try {
+    return await PidLock.acquire(
+      state.lockPath(pair.id),
+      `The pair ${pair.local} ⇄ ${pair.remote}`,
+    );
+  } catch (error) {
+    if (error instanceof LockHeldError) throw new PairLockedError(error.message);
+    throw error;
+  }
+}
+
 /** Opens the state dir's journal; a journal held by another process is exit 5. */
 export async function openStateJournal(state: StateDir): Promise<PostgresJournal> {
   return openJournal(state.journalLocation).catch((error: unknown) => {
@@ -69,16 +82,7 @@ export async function withPairSession<T>(
   created: boolean,
   fn: (session: PairSession) => Promise<T>,
 ): Promise<T> {
-  let lock: PidLock;
-  try {
-    lock = await PidLock.acquire(
-      state.lockPath(pair.id),
-      `The pair ${pair.local} ⇄ ${pair.remote}`,
-    );
-  } catch (error) {
-    if (error instanceof LockHeldError) throw new PairLockedError(error.message);
-    throw error;
-  }
+  const lock = await lockPair(pair, state);
   const journal = openStateJournal(state).then(async (opened) => {
     // Under the journal's lock now. A journal restore that ran meanwhile may have put the
     // restored pair (with its baseline) in the place of the pair this command read:
@@ -108,8 +112,9 @@ export async function withPairSession<T>(
       try {
         await journal;
       } finally {
-        // After the journal's own check that the pair is still remembered.
-        if (created) await state.forgetNew(pair);
+        // After the journal's own check that the pair is still remembered. Nothing was
+        // journaled for it, and a pair that cannot be opened would fail every later sync.
+        if (created) await state.forget(pair);
       }
       throw error;
     }

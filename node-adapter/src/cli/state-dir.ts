@@ -160,15 +160,18 @@ export class StateDir {
   }
 
   /**
-   * Forgets a pair this command just remembered, when its first run could not even open
-   * the folder or the bucket: nothing was journaled for it, and a pair that cannot be
-   * opened would fail every later `sync` of all pairs. Its empty trash folder goes too.
+   * Forgets a pair: `sync` no longer syncs it. Its runs stay in the journal, and its trash
+   * folder stays unless it is empty. Returns whether the trash folder is still there.
    */
-  async forgetNew(pair: PairConfig): Promise<void> {
+  async forget(pair: PairConfig): Promise<boolean> {
     await this.update((config) => {
       config.pairs = config.pairs.filter((p) => p.id !== pair.id);
     });
-    await rmdir(this.trashDir(pair.id)).catch(() => {});
+    // rmdir removes only an empty folder: nothing a run kept is ever removed here.
+    return rmdir(this.trashDir(pair.id)).then(
+      () => false,
+      (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+    );
   }
 
   /**

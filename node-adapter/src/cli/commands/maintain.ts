@@ -17,7 +17,7 @@ import { EXIT } from '../exit-codes.js';
 import { excludedBySpec, UsageError, wholeNumber } from '../open-pair.js';
 import { errorJson, formatPlan, type Output, reportError } from '../output.js';
 import { pickPair } from '../pick-pair.js';
-import { engineFor, type PairSession, withPairSession } from '../session.js';
+import { engineFor, lockPair, type PairSession, withPairSession } from '../session.js';
 import { StateDir } from '../state-dir.js';
 import { withJournal } from './inspect.js';
 
@@ -252,4 +252,42 @@ export async function checkCommand(
   const inSync = differences === 0 && unchecked === 0;
   if (output.json) output.out(JSON.stringify({ inSync, pairs: all }));
   return inSync ? EXIT.inSync : EXIT.failed;
+}
+
+/**
+ * `syncjournal forget <pair>`: stops syncing a pair (a folder moved for good, a bucket
+ * retired). Nothing is deleted: its runs stay in the journal, its trash stays where it
+ * is. Syncing the same places again makes a new pair, which starts without a baseline
+ * (nothing deleted, identical files adopted).
+ */
+export async function forgetCommand(
+  pairId: string,
+  flags: { stateDir?: string },
+  output: Output,
+): Promise<number> {
+  const state = await StateDir.open(StateDir.locate(flags.stateDir));
+  const pair = state.config.pairs.find((p) => p.id === pairId);
+  if (!pair) {
+    throw new UsageError(
+      `There is no pair ${pairId}; syncjournal status lists the pairs with their ids. Nothing was changed.`,
+    );
+  }
+  const lock = await lockPair(pair, state);
+  let trashKept: boolean;
+  try {
+    trashKept = await state.forget(pair);
+  } finally {
+    await lock.release();
+  }
+  const trash = trashKept ? state.trashDir(pair.id) : null;
+  if (output.json) {
+    output.out(
+      JSON.stringify({ forgot: { id: pair.id, local: pair.local, remote: pair.remote }, trash }),
+    );
+  } else {
+    output.out(
+      `forgot ${pair.id} (${pair.local} ⇄ ${pair.remote}); nothing was deleted: its runs stay in the journal${trash ? `, its trash in ${trash}` : ''}. Syncing the same places again makes a new pair.`,
+    );
+  }
+  return EXIT.inSync;
 }
