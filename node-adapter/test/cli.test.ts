@@ -382,7 +382,9 @@ describe('syncjournal sync', () => {
     await rm(s.path('new'), { recursive: true });
     const gone = await cli(['--state-dir', state, 'sync', s.path('new/notes'), bucket]);
     expect(gone.code, gone.stderr).toBe(1);
-    expect(gone.stderr).toMatch(/does not exist or is not a folder\. Nothing was read or written/);
+    expect(gone.stderr).toMatch(
+      /does not exist or is not a folder\. Nothing was read or written\. .* If it moved for good, stop syncing this pair with syncjournal forget pair-\w+ \(nothing is deleted\)\./,
+    );
     expect(await s.exists(s.path('new'))).toBe(false);
     expect(await s.tree(bucket)).toEqual({ 'note.md': 'from alice' });
   });
@@ -564,7 +566,11 @@ describe('syncjournal sync', () => {
     expect(json.json).toMatchObject({
       status: 'failed',
       pairs: [
-        { status: 'failed', pair: { local: s.path('usb') }, error: { code: 'tree-root-missing' } },
+        {
+          status: 'failed',
+          pair: { local: s.path('usb') },
+          error: { name: 'TreeRootMissingError', code: 'tree-root-missing' },
+        },
         { status: 'in-sync', pair: { local: s.path('laptop') }, uploaded: 0 },
       ],
     });

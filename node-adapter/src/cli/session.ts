@@ -116,7 +116,7 @@ export async function withPairSession<T>(
         // journaled for it, and a pair that cannot be opened would fail every later sync.
         if (created) await state.forget(pair);
       }
-      throw error;
+      throw created ? error : withForgetHint(error, pair);
     }
     const result = await fn({ pair, journal, ...sides });
     await journal;
@@ -154,4 +154,23 @@ export function engineFor(
     ...(choices.concurrency !== undefined ? { concurrency: choices.concurrency } : {}),
     ...(choices.onProgress ? { onProgress: choices.onProgress } : {}),
   });
+}
+
+/** Codes of a remembered pair's side that is not there: a drive unplugged, or moved for good. */
+const SIDE_MISSING = new Set(['tree-root-missing', 'bucket-missing']);
+
+/**
+ * A remembered pair's folder or folder bucket that is missing: the error, saying also how
+ * to stop syncing the pair if the place is gone for good.
+ */
+function withForgetHint(error: unknown, pair: PairConfig): unknown {
+  if (!(error instanceof SyncJournalError) || !SIDE_MISSING.has(error.code)) return error;
+  const hinted = new SyncJournalError(
+    error.code,
+    `${error.message} If it moved for good, stop syncing this pair with syncjournal forget ${pair.id} (nothing is deleted).`,
+    { ...error.data, pairId: pair.id },
+    { cause: error },
+  );
+  hinted.name = error.name; // --json names the error as the tree or store did
+  return hinted;
 }
