@@ -176,26 +176,26 @@ export function firstContactError(
     );
   }
   const errno = (error as { code?: unknown } | null)?.code;
-  if (name === 'TypeError' && /fetch/i.test(detail)) {
-    // A browser's fetch says no more than this, whether the network, the endpoint or
-    // the bucket's CORS rules stood in the way (the console shows which).
-    return make(
-      's3-unreachable',
-      `Could not reach the server of ${url} (${detail}). Nothing was read or written. ` +
-        "Check the endpoint and the network, and that the bucket's CORS rules allow this page's origin (the browser's console says which).",
-    );
+  // A browser's fetch says no more than this, whether the network, the endpoint or the
+  // bucket's CORS rules stood in the way (the console shows which).
+  const fetchFailed = name === 'TypeError' && /fetch/i.test(detail);
+  if (
+    !fetchFailed &&
+    !(typeof errno === 'string' && UNREACHABLE.has(errno)) &&
+    name !== 'TimeoutError'
+  ) {
+    return error;
   }
-  if ((typeof errno === 'string' && UNREACHABLE.has(errno)) || name === 'TimeoutError') {
-    // A virtual-hosted request puts the bucket in the host name, which a local server's
-    // name (MinIO, 127.0.0.1) cannot resolve.
-    const hosted = errno === 'ENOTFOUND' && detail.includes(` ${bucket}.`);
-    return make(
-      's3-unreachable',
-      `Could not reach the server of ${url} (${detail}). Nothing was read or written. ` +
-        (hosted
+  // A virtual-hosted request puts the bucket in the host name, which a local server's
+  // name (MinIO, 127.0.0.1) cannot resolve.
+  const hosted = errno === 'ENOTFOUND' && detail.includes(` ${bucket}.`);
+  return make(
+    's3-unreachable',
+    `Could not reach the server of ${url} (${detail}). Nothing was read or written. ` +
+      (fetchFailed
+        ? "Check the endpoint and the network, and that the bucket's CORS rules allow this page's origin (the browser's console says which)."
+        : hosted
           ? 'The host name starts with the bucket: for a server without virtual-hosted buckets (MinIO, a local server) set SYNCJOURNAL_S3_FORCE_PATH_STYLE=1.'
           : 'Check the endpoint (AWS_ENDPOINT_URL) and the network, then try again.'),
-    );
-  }
-  return error;
+  );
 }

@@ -16,6 +16,7 @@ import { openJournal } from '../open-journal.js';
 import { LockHeldError, PidLock } from '../pid-lock.js';
 import { EXIT } from './exit-codes.js';
 import { filterFor, openSides } from './open-pair.js';
+import { type Output, reportError } from './output.js';
 import type { PairConfig, StateDir } from './state-dir.js';
 
 /** Another sync of this pair (or of this state dir's journal) is running: exit 5. */
@@ -24,6 +25,32 @@ export class PairLockedError extends SyncJournalError {
   constructor(message: string) {
     super('locked', message);
   }
+}
+
+/** One pair's outcome in a command over several pairs: its value, or the error it stopped with. */
+export type PairOutcome<T> = { pair: PairConfig } & ({ value: T } | { error: unknown });
+
+/**
+ * Runs `fn` for each pair in turn. With several pairs, one that fails (its drive
+ * unplugged, its bucket unreachable, its lock held) is reported with its places and the
+ * others still run; a single pair's error is the command's.
+ */
+export async function eachPair<T>(
+  pairs: readonly PairConfig[],
+  output: Output,
+  fn: (pair: PairConfig) => Promise<T>,
+): Promise<Array<PairOutcome<T>>> {
+  const outcomes: Array<PairOutcome<T>> = [];
+  for (const pair of pairs) {
+    try {
+      outcomes.push({ pair, value: await fn(pair) });
+    } catch (error) {
+      if (pairs.length === 1) throw error;
+      outcomes.push({ pair, error });
+      if (!output.json) reportError(output, error, `${pair.local} ⇄ ${pair.remote}`);
+    }
+  }
+  return outcomes;
 }
 
 /** Takes the pair's lock; a pair another live process holds is exit 5. */

@@ -134,6 +134,11 @@ export class StateDir {
     return join(this.root, 'locks', `${pairId}.lock`);
   }
 
+  /** The remembered pair syncing `local` with `remote`, if any. */
+  pairAt(local: string, remote: string, config: StateConfig = this.config): PairConfig | undefined {
+    return config.pairs.find((p) => p.local === local && p.remote === remote);
+  }
+
   /** The pair for this local root and remote, remembered on first use (`created`). */
   async pairFor(
     local: string,
@@ -141,7 +146,7 @@ export class StateDir {
     options: Partial<PairConfig>,
   ): Promise<{ pair: PairConfig; created: boolean }> {
     return this.update((config) => {
-      let pair = config.pairs.find((p) => p.local === local && p.remote === remote);
+      let pair = this.pairAt(local, remote, config);
       const created = !pair;
       if (!pair) {
         pair = {
@@ -182,8 +187,7 @@ export class StateDir {
   async remembered(pair: PairConfig): Promise<'same' | 'replaced' | 'removed'> {
     const config = (await readConfig(this.root)) ?? this.config;
     if (config.pairs.some((p) => p.id === pair.id)) return 'same';
-    const place = (p: PairConfig) => p.local === pair.local && p.remote === pair.remote;
-    return config.pairs.some(place) ? 'replaced' : 'removed';
+    return this.pairAt(pair.local, pair.remote, config) ? 'replaced' : 'removed';
   }
 }
 

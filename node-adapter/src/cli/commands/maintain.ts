@@ -8,16 +8,15 @@ import {
   restoreFromSnapshot,
   restoreVersion,
   runSnapshots,
-  type SyncEngine,
   SyncJournalError,
   type UserActionContext,
 } from '@syncjournal/core';
 import { nodeHasher } from '../../node-hasher.js';
 import { EXIT } from '../exit-codes.js';
 import { excludedBySpec, UsageError, wholeNumber } from '../open-pair.js';
-import { errorJson, formatPlan, type Output, reportError } from '../output.js';
+import { errorJson, formatPlan, type Output } from '../output.js';
 import { pickPair } from '../pick-pair.js';
-import { engineFor, lockPair, type PairSession, withPairSession } from '../session.js';
+import { eachPair, engineFor, lockPair, type PairSession, withPairSession } from '../session.js';
 import { StateDir } from '../state-dir.js';
 import { withJournal } from './inspect.js';
 
@@ -221,35 +220,24 @@ export async function checkCommand(
         ? `There is no pair ${flags.pair}.`
         : 'No pairs yet: syncjournal sync <local> <remote>.',
     );
-  let differences = 0;
-  let unchecked = 0;
-  const all = [];
-  for (const pair of pairs) {
-    let result: Awaited<ReturnType<SyncEngine['sync']>>;
-    try {
-      result = await withPairSession(pair, state, false, (session) =>
-        engineFor(session, state, {}).sync({ dryRun: true }),
-      );
-    } catch (error) {
-      // A pair that cannot be opened is reported; the others are still compared.
-      if (pairs.length === 1) throw error;
-      unchecked++;
-      all.push({ pair: pair.id, error: errorJson(error) });
-      if (!output.json) reportError(output, error, `${pair.local} ⇄ ${pair.remote}`);
-      continue;
-    }
-    const { plan, report } = result;
+  // A pair that cannot be opened is reported; the others are still compared.
+  const outcomes = await eachPair(pairs, output, async (pair) => {
+    const { plan, report } = await withPairSession(pair, state, false, (session) =>
+      engineFor(session, state, {}).sync({ dryRun: true }),
+    );
     const ops = plan.filter((op) => op.action !== 'skip');
-    differences += ops.length;
-    all.push({ pair: pair.id, differences: ops.length, plan, errors: report.errors });
     if (!output.json) {
       output.out(
         `${pair.local} ⇄ ${pair.remote}: ${ops.length === 0 ? 'in sync' : `${ops.length} difference(s)`}`,
       );
       if (ops.length) for (const line of formatPlan(ops)) output.out(line);
     }
-  }
-  const inSync = differences === 0 && unchecked === 0;
+    return { differences: ops.length, plan, errors: report.errors };
+  });
+  const all = outcomes.map((o) =>
+    'error' in o ? { pair: o.pair.id, error: errorJson(o.error) } : { pair: o.pair.id, ...o.value },
+  );
+  const inSync = outcomes.every((o) => 'value' in o && o.value.differences === 0);
   if (output.json) output.out(JSON.stringify({ inSync, pairs: all }));
   return inSync ? EXIT.inSync : EXIT.failed;
 }

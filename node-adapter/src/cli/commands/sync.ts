@@ -4,7 +4,6 @@ import {
   listJournalBackups,
   type ObjectStore,
   pruneRemoteTrash,
-  type RunReport,
   type RunStatus,
   readSnapshotMarker,
   rebuildBaseFromSnapshot,
@@ -23,9 +22,9 @@ import {
   UsageError,
   wholeNumber,
 } from '../open-pair.js';
-import { errorJson, formatPlan, formatReport, type Output, reportError } from '../output.js';
+import { errorJson, formatPlan, formatReport, type Output } from '../output.js';
 import { progressReporter } from '../progress.js';
-import { engineFor, PairLockedError, withPairSession } from '../session.js';
+import { eachPair, engineFor, PairLockedError, withPairSession } from '../session.js';
 import { type PairConfig, StateDir } from '../state-dir.js';
 
 /** Flags of `syncjournal sync`. */
@@ -105,7 +104,7 @@ export async function syncCommand(
     const [localPath, remoteUrl] = [normalizeLocal(local), normalizeRemote(remote)];
     // A new pair may sync into a folder that does not exist yet; a remembered pair
     // whose folder vanished is refused by the tree (an unmounted drive is not "empty").
-    if (!state.config.pairs.some((p) => p.local === localPath && p.remote === remoteUrl)) {
+    if (!state.pairAt(localPath, remoteUrl)) {
       await prepareNewPair(localPath, remoteUrl);
     }
     const { pair, created } = await state.pairFor(localPath, remoteUrl, {
@@ -126,43 +125,31 @@ export async function syncCommand(
     }
   }
 
-  const results: Array<
-    { pair: PairConfig } & ({ report: RunReport; plan: unknown[] } | { error: unknown })
-  > = [];
-  for (const pair of pairs) {
-    try {
-      await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
-      const { report, plan } = await syncPair(
-        pair,
-        state,
-        { ...flags, maxDelete, concurrency },
-        output,
-        pair.id === createdPair,
-        pair.id === createdPair ? seedSnapshot : undefined,
-      );
-      results.push({ pair, report, plan });
-    } catch (error) {
-      // One pair's unmounted drive or unreachable bucket is that pair's failure: the
-      // other pairs still sync. A single pair's error is the command's, as it was.
-      if (pairs.length === 1) throw error;
-      results.push({ pair, error });
-      if (!output.json) reportError(output, error, `${pair.local} ⇄ ${pair.remote}`);
-    }
-  }
+  const results = await eachPair(pairs, output, async (pair) => {
+    await refuseNesting(pair.local, pair.remote, state.root, { pairId: pair.id });
+    return syncPair(
+      pair,
+      state,
+      { ...flags, maxDelete, concurrency },
+      output,
+      pair.id === createdPair,
+      pair.id === createdPair ? seedSnapshot : undefined,
+    );
+  });
 
   const failures = results.flatMap((r) => ('error' in r ? [r.error] : []));
   const status: RunStatus = worstStatus(
-    results.map((r) => ('error' in r ? 'failed' : r.report.status)),
+    results.map((r) => ('error' in r ? 'failed' : r.value.report.status)),
   );
   if (output.json) {
     const one = (r: (typeof results)[number]) => {
       const pair = { id: r.pair.id, local: r.pair.local, remote: r.pair.remote };
       if ('error' in r) return { status: 'failed', pair, error: errorJson(r.error) };
       return {
-        ...r.report,
+        ...r.value.report,
         pair,
         dryRun: flags.dryRun ?? false,
-        ...(flags.dryRun ? { plan: r.plan } : {}),
+        ...(flags.dryRun ? { plan: r.value.plan } : {}),
       };
     };
     output.out(
@@ -171,7 +158,7 @@ export async function syncCommand(
   }
   // Pairs that did not run only because another process held them: try again later.
   const locked = failures.length > 0 && failures.every((e) => e instanceof PairLockedError);
-  const othersFailed = results.some((r) => 'report' in r && r.report.status === 'failed');
+  const othersFailed = results.some((r) => 'value' in r && r.value.report.status === 'failed');
   return locked && !othersFailed ? EXIT.locked : exitCodeFor(status);
 }
 
